@@ -1,0 +1,104 @@
+"""The ``imu`` command line.
+
+Every command exits non-zero with a one-line message (no traceback) on bad input; ``--verbose`` shows the
+details. Commands arrive with the issue that delivers them; none is a placeholder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from imu import __version__
+from imu.errors import ImuError
+
+log = logging.getLogger("imu")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def _cmd_info(args: argparse.Namespace) -> int:
+    from imu.io.info import describe
+    from imu.io.load import load_recordings
+
+    for path in args.inputs:
+        for recording in load_recordings(path):
+            print(describe(recording))
+    return 0
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from imu.io.session import recover_session
+
+    report = recover_session(args.session)
+    print(report.summary())
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from imu.sim.cli import run_simulate
+
+    return run_simulate(args)
+
+
+def _add_simulate_arguments(p: argparse.ArgumentParser) -> None:
+    from imu.sim.cli import add_simulate_arguments
+
+    add_simulate_arguments(p)
+
+
+# ---------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imu",
+        description="A running-form lab from an IMU clipped at the lower back.",
+    )
+    parser.add_argument("--version", action="version", version=f"imu {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show details and tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("info", help="what a recording holds (duration, rates, channels, gaps)")
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_SESSION")
+    p.set_defaults(handler=_cmd_info)
+
+    p = sub.add_parser("recover", help="rebuild a session's samples from its raw log (after a crash)")
+    p.add_argument("session", metavar="SESSION_DIR")
+    p.set_defaults(handler=_cmd_recover)
+
+    p = sub.add_parser("simulate", help="write a simulated run (with ground truth) as a session")
+    _add_simulate_arguments(p)
+    p.set_defaults(handler=_cmd_simulate)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ImuError as exc:
+        if args.verbose:
+            log.exception("failed")
+        print(f"imu {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        if args.verbose:
+            log.exception("failed")
+        print(f"imu {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"imu {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Streaming pipeline stages: body frame, bouts, steps, sides, impact, pelvis."""

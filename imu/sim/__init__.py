@@ -1,0 +1,1 @@
+"""A simulated runner: a lower-back sensor during running, with its ground truth."""
