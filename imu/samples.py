@@ -55,7 +55,9 @@ class SampleBlock:
         if self.gyr is not None:
             gyr = np.ascontiguousarray(self.gyr, dtype=np.float64)
             if gyr.shape != (n, 3):
-                raise InputError("angular rate has the wrong shape", expected=f"({n}, 3)", found=str(gyr.shape))
+                raise InputError(
+                    "angular rate has the wrong shape", expected=f"({n}, 3)", found=str(gyr.shape)
+                )
         if n and not np.all(np.isfinite(t)):
             raise InputError("time contains NaN or infinity", expected="finite seconds")
         if n > 1 and not np.all(np.diff(t) > 0):
@@ -99,7 +101,7 @@ class SampleBlock:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, where: str | None = None) -> SampleBlock:
-        """Build from a table with :data:`TIME_COLUMN`, the three ``acc_*`` and optionally ``gyr_*`` columns."""
+        """Build from a table with ``t_s``, the three ``acc_*`` and optionally the ``gyr_*`` columns."""
         missing = [c for c in (TIME_COLUMN, *SENSOR_ACC_COLUMNS) if c not in frame.columns]
         if missing:
             raise InputError(
