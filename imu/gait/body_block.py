@@ -37,12 +37,18 @@ class BodyBlock:
         if n < 0:
             raise InputError("time must be one-dimensional", expected="shape (N,)", found=f"shape {t.shape}")
         if acc.shape != (n, 3):
-            raise InputError("body acceleration has the wrong shape", expected=f"({n}, 3)", found=str(acc.shape))
+            raise InputError(
+                "body acceleration has the wrong shape", expected=f"({n}, 3)", found=str(acc.shape)
+            )
         gyr = None if self.gyr is None else np.ascontiguousarray(self.gyr, dtype=np.float64)
         if gyr is not None and gyr.shape != (n, 3):
-            raise InputError("body angular rate has the wrong shape", expected=f"({n}, 3)", found=str(gyr.shape))
+            raise InputError(
+                "body angular rate has the wrong shape", expected=f"({n}, 3)", found=str(gyr.shape)
+            )
         if n > 1 and not np.all(np.diff(t) > 0):
-            raise InputError("time must increase strictly", expected="increasing t_s", found="a step back or repeat")
+            raise InputError(
+                "time must increase strictly", expected="increasing t_s", found="a step back or repeat"
+            )
         object.__setattr__(self, "t_s", t)
         object.__setattr__(self, "acc", acc)
         object.__setattr__(self, "gyr", gyr)
