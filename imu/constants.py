@@ -21,9 +21,10 @@ axis        direction                   expected signal while running upright
 ``ml``      to the runner's right       acc_ml: mean ≈ 0; alternates sign step to step
 ==========  ==========================  =========================================================
 
-Angular rates follow the right-hand rule about each body axis: ``gyr_ml`` positive is anterior
-pelvic tilt increasing (nose of the pelvis going down), ``gyr_ap`` positive is the right side dropping,
-``gyr_v`` positive is rotation to the left (counter-clockwise seen from above).
+Angular rates follow the right-hand rule about each body axis: ``gyr_ml`` positive lifts the front of
+the pelvis (posterior tilt), so the anterior tilt rate is ``-gyr_ml``; ``gyr_ap`` positive is the right side
+dropping; ``gyr_v`` positive is rotation to the left (counter-clockwise seen from above). Tilting forward by
+an angle θ shows gravity as ``acc_ap = -g·sin θ`` on a sensor fixed to the pelvis.
 
 Sides are ``L`` / ``R``. ``impact_asymmetry_pct = 100 * (L - R) / ((L + R) / 2)`` is positive when the
 left side hits harder. Pelvic tilt is positive anterior.
