@@ -15,30 +15,34 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
 
-from imu.samples import SampleBlock
-
+InT = TypeVar("InT")
 OutT = TypeVar("OutT")
+InT_contra = TypeVar("InT_contra", contravariant=True)
 OutT_co = TypeVar("OutT_co", covariant=True)
 
 
-class Stage(Protocol[OutT_co]):
-    """A streaming stage: ``update`` per block, ``flush`` at the end; ``look_ahead_s`` is its fixed delay."""
+class Stage(Protocol[InT_contra, OutT_co]):
+    """A streaming stage: ``update`` per block, ``flush`` at the end; ``look_ahead_s`` is its fixed delay.
+
+    The input is a :class:`imu.samples.SampleBlock` (sensor frame) for the body-frame stage and a
+    :class:`imu.gait.body_block.BodyBlock` for the stages after it.
+    """
 
     @property
     def look_ahead_s(self) -> float: ...
 
-    def update(self, block: SampleBlock) -> OutT_co: ...
+    def update(self, block: InT_contra) -> OutT_co: ...
 
     def flush(self) -> OutT_co: ...
 
 
-def run_stream(stage: Stage[OutT], blocks: Iterable[SampleBlock], join: Callable[[list[OutT]], OutT]) -> OutT:
+def run_stream(stage: Stage[InT, OutT], blocks: Iterable[InT], join: Callable[[list[OutT]], OutT]) -> OutT:
     """Feed blocks one by one, flush, and join the outputs (what a live session sees, collected)."""
     outputs = [stage.update(block) for block in blocks]
     outputs.append(stage.flush())
     return join(outputs)
 
 
-def run_batch(stage: Stage[OutT], samples: SampleBlock, join: Callable[[list[OutT]], OutT]) -> OutT:
+def run_batch(stage: Stage[InT, OutT], block: InT, join: Callable[[list[OutT]], OutT]) -> OutT:
     """The whole recording as one block: batch analysis is the streaming code."""
-    return run_stream(stage, [samples], join)
+    return run_stream(stage, [block], join)
