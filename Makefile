@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/imu info recordings/alcantara2022_sacral_running/trial01.csv
+	$(BIN)/imu info recordings/alcantara2022_sacral_running/Accelerometer_one_sub.csv#1
 
 lint: $(STAMP)
 	$(BIN)/ruff check imu tests benchmarks

@@ -24,9 +24,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from imu.io.info import describe
     from imu.io.load import load_recordings
 
+    separator = ""
     for path in args.inputs:
         for recording in load_recordings(path):
-            print(describe(recording))
+            print(separator + describe(recording))
+            separator = "\n"  # a blank line between recordings
     return 0
 
 
