@@ -1,8 +1,9 @@
 """Axivity AX3 / AX6 ``.cwa`` files: the OpenMovement continuous-wave-accelerometry binary format.
 
-Written from the published format description (facts, not code): OpenMovement ``cwa.h``
-("Structure of a .CWA binary file", github.com/digitalinteraction/openmovement, ``Docs/ax3``) and the
-field notes of OpenMovement's reference loader (openmovement-python ``src/openmovement/load/cwa_load.py``).
+Written from the published format description (facts, not code): OpenMovement's ``Docs/ax3/cwa.h``
+("Structure of a .CWA binary file", github.com/openmovementproject/openmovement, formerly
+digitalinteraction/openmovement) and the field notes of OpenMovement's reference loader
+(github.com/openmovementproject/openmovement-python, ``src/openmovement/load/cwa_load.py``).
 
 Layout (all little-endian, tightly packed):
 
@@ -27,10 +28,11 @@ Layout (all little-endian, tightly packed):
 Time stamps are the device's real-time clock, so its sampling rate is measured, not assumed: within a run
 of consecutive blocks (sequence id +1, same session and configuration, no "logging resumed" flag) the
 sample times are interpolated between the per-block (sample index, time) anchors, which follows the true
-rate (an AX3 set to 200 Hz typically samples at ≈ 197 Hz). Runs are broken where a block is missing or
-fails its checksum (those samples are lost and stay a gap; such blocks are counted in ``meta``), or where
-the clock jumps. A file whose configuration changes, or whose clock goes backwards, yields several
-recordings. The clock has no time zone, so ``meta["start_time"]`` is the device's wall-clock time.
+rate (the AX3 sample file, set to 200 Hz, samples at 197.2 Hz by its own clock). Runs are broken where
+a block is missing or fails its checksum (those samples are lost and stay a gap; such blocks are counted
+in ``meta``), or where the clock jumps. A file whose configuration changes, or whose clock goes
+backwards, yields several recordings. The clock has no time zone, so ``meta["start_time"]`` is the
+device's wall-clock time.
 
 Everything runs on whole arrays (one ``np.frombuffer`` over all blocks); Python loops only visit runs of
 blocks, never samples.
