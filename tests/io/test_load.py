@@ -104,3 +104,23 @@ def test_load_recording_asks_to_select_among_many(shared_data: Path) -> None:
         load_recording(path)
     assert "holds 31 recordings" in str(info.value) and f"{path}#N (N = 1..31)" in str(info.value)
     assert load_recording(f"{path}#31").source == f"{path}#31"
+
+
+def test_session_folder_and_its_samples_parquet(tmp_path: Path) -> None:
+    from imu.devices.reference import encode_packets
+    from imu.io.session import SessionWriter
+
+    rng = np.random.default_rng(5)
+    acc = rng.normal(0, 3, (400, 3)) + np.array([0, 9.8, 0])
+    packets = encode_packets(acc, rng.normal(0, 90, (400, 3)), rate_hz=100, samples_per_packet=8)
+    folder = tmp_path / "session"
+    with SessionWriter.create(folder, device={"protocol": "reference"}, settings={"rate_hz": 100}) as writer:
+        for k, packet in enumerate(packets):
+            writer.append(packet, 1_700_000_000_000_000_000 + (k + 1) * 80_000_000)
+        written = writer.close()
+    (session,) = load_recordings(folder)
+    np.testing.assert_array_equal(session.samples.acc, written.samples.acc)
+    parquet = next(p for p in folder.iterdir() if p.suffix == ".parquet" and "sample" in p.name)
+    alone = load_recording(parquet)
+    assert alone.meta["format"] == "parquet"
+    np.testing.assert_array_equal(alone.samples.gyr, written.samples.gyr)
