@@ -109,7 +109,9 @@ def _importer_for(path: Path) -> ModuleType:
             return module
     raise UnsupportedFormatError(
         "unrecognised file format",
-        expected="one of: " + "; ".join(f"{m.FORMAT} ({m.DESCRIPTION})" for m in IMPORTERS),
+        expected="a supported format: "
+        + ", ".join(m.FORMAT for m in IMPORTERS)
+        + f" (simplest: {generic_csv.DESCRIPTION})",
         found=_describe_head(head),
         where=path,
     )
