@@ -23,6 +23,7 @@ The control characteristic takes :class:`StartCommand` / :class:`StopCommand` an
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,6 +95,14 @@ def _quantise(values: NDArray[np.float64], full_scale: float) -> NDArray[np.int1
     """Counts of one LSB = full_scale / 32768, clipped at the range as a saturating sensor does."""
     counts = np.rint(values * (_FULL_SCALE_COUNTS / full_scale))
     return np.clip(counts, -32768, 32767).astype("<i2")
+
+
+@functools.cache
+def _scale(acc_code: int, gyr_code: int) -> NDArray[np.float64]:
+    """Per-axis physical units per count: m/s² for ax ay az, deg/s for gx gy gz (absent when gyr is off)."""
+    acc = [ACC_RANGES_G[acc_code] * STANDARD_GRAVITY_MS2 / _FULL_SCALE_COUNTS] * 3
+    gyr = [] if gyr_code == GYR_OFF else [GYR_RANGES_DPS[gyr_code] / _FULL_SCALE_COUNTS] * 3
+    return np.array(acc + gyr)
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -200,10 +209,9 @@ class ReferenceDecoder:
         counts = np.frombuffer(payload, dtype="<i2", count=n * channels, offset=HEADER_SIZE).reshape(
             n, channels
         )
-        acc = counts[:, :3] * (ACC_RANGES_G[acc_code] * STANDARD_GRAVITY_MS2 / _FULL_SCALE_COUNTS)
-        gyr = None
-        if gyr_code != GYR_OFF:
-            gyr = counts[:, 3:] * (GYR_RANGES_DPS[gyr_code] / _FULL_SCALE_COUNTS)
+        values = counts * _scale(acc_code, gyr_code)  # one multiply for all axes: m/s² then deg/s
+        acc = values[:, :3]
+        gyr = values[:, 3:] if channels == 6 else None
         return [
             SensorFrame(acc=acc, gyr=gyr, device_time_s=t_last_us * 1e-6, seq=seq, rate_hz=float(rate_hz))
         ]
