@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from imu.errors import InputError
-from imu.sim.gait_model import FatigueSettings, GaitSettings
-from imu.sim.kinematics import ForceSettings
-from imu.sim.runner import RunnerSettings, simulate_run
-from imu.sim.sensor import SensorSettings, parse_mounting
-from imu.sim.session import LinkSettings, write_simulated_session
+
+if TYPE_CHECKING:  # the model pulls in scipy; import it only when a simulation runs, not for `imu --help`
+    from imu.sim.gait_model import FatigueSettings
+    from imu.sim.runner import RunnerSettings
+    from imu.sim.session import LinkSettings
 
 _FATIGUE_OPTIONS = {
     "tilt_drift_deg": "tilt_drift_deg",
@@ -21,6 +22,8 @@ _FATIGUE_OPTIONS = {
 
 
 def _mounting_argument(text: str) -> str | tuple[float, float, float]:
+    from imu.sim.sensor import parse_mounting
+
     try:
         return parse_mounting(text)
     except InputError as exc:  # argparse reports ArgumentTypeError as a one-line usage error
@@ -74,6 +77,8 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def fatigue_from_args(args: argparse.Namespace) -> FatigueSettings:
+    from imu.sim.gait_model import FatigueSettings
+
     base = FatigueSettings.typical() if args.fatigue else FatigueSettings()
     values = {field: getattr(base, field) for field in _FATIGUE_OPTIONS.values()}
     for option, field in _FATIGUE_OPTIONS.items():
@@ -84,6 +89,12 @@ def fatigue_from_args(args: argparse.Namespace) -> FatigueSettings:
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[RunnerSettings, LinkSettings]:
+    from imu.sim.gait_model import GaitSettings
+    from imu.sim.kinematics import ForceSettings
+    from imu.sim.runner import RunnerSettings
+    from imu.sim.sensor import SensorSettings
+    from imu.sim.session import LinkSettings
+
     runner = RunnerSettings(
         minutes=args.minutes,
         seed=args.seed,
@@ -103,6 +114,9 @@ def settings_from_args(args: argparse.Namespace) -> tuple[RunnerSettings, LinkSe
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    from imu.sim.runner import simulate_run
+    from imu.sim.session import write_simulated_session
+
     runner, link = settings_from_args(args)
     run = simulate_run(runner)
     recording, report = write_simulated_session(

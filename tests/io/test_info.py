@@ -59,9 +59,8 @@ def test_describe_biaxial_recording(shared_data: Path) -> None:
 
 
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> RunCli:
-    """Run ``imu.cli.main`` without depending on other commands' optional modules."""
-    monkeypatch.setattr(cli, "_add_simulate_arguments", lambda parser: None)
+def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
+    """Run ``imu.cli.main`` in-process and capture what it prints."""
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = cli.main(list(argv))
