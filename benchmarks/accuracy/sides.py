@@ -1,0 +1,371 @@
+"""Accuracy of the body-frame finder and the left/right classifier.
+
+Run: ``.venv/bin/python -m benchmarks.accuracy.sides`` (data from ``$IMU_SHARED_DATA`` or ``../shared/data``).
+Writes ``benchmarks/results/accuracy_sides.json`` and ``accuracy_sides.md``. ``--tune`` refits the side
+evidence weights on the tuning split and prints them (they are then written into
+:class:`imu.gait.sides.SideSettings` by hand); nothing is fitted on the test split.
+
+- voisard2023 (walking, L5, 100 Hz, acc + gyr): tuning = subjects 1–5, test = subjects 6–9. Trials 4-1 and
+  4-2 (left/right labels suspected swapped: both the roll and the yaw cue flip there) are left out of the
+  tuning and reported separately as labelled; they are not in the test split. Steps = the ground-truth
+  initial contacts (the running contact detector does not detect walking steps). A step labelled ``?``
+  counts as not correct in ``correct_pct``; ``correct_of_sure_pct`` is over the labelled steps only.
+  Conditions: frame found automatically (the target), frame from the mounting (up from gravity, forward
+  along the sensor's −z axis, as the Xsens sits on the back), and acceleration only (gyroscope dropped).
+  Forward sign per trial: correct when the found forward axis at the trial's last step lies within 90° of
+  the mounting's forward axis.
+- SisFall (waist belt, 200 Hz, no event truth): the mode threshold of the frame finder was chosen on the
+  young subjects (SA); figures are given for SA and the elderly (SE) separately. Checks: the found up
+  against the sensor's −y axis (vertical when upright per PROVENANCE), the stability of the forward axis
+  after 20 s, the confidence, and whether the forward axis found in a subject's jogging trials agrees with
+  the one found in the same subject's walking trials (same belt, same mounting).
+- Simulated runner (``imu.sim``, random mountings, known sides): heading error = angle between the found
+  forward axis and the true pelvis ap axis made horizontal (the pelvis ap axis itself is tilted by the
+  mean pelvic tilt, which a gravity-levelled frame does not follow);
+  sides with the true contacts and end to end with :class:`imu.gait.running.RunningContacts`.
+
+95 % CIs of percentages: Wilson score intervals over steps (steps of one trial are not independent, so
+the intervals are optimistic; the per-trial counts are listed too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from imu.gait.body_block import BodyBlock
+from imu.gait.frame import BodyFrameStage, Mounting, concat_body
+from imu.gait.sides import SideSettings, SideStage, StepSide
+from imu.gait.stage import run_batch
+from imu.samples import Recording, SampleBlock
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "benchmarks" / "results"
+VOISARD = "voisard2023_L5_walking_subjects01-09/GaitData"
+SISFALL = "sisfall_waist_walk_jog_subset/SisFall_D01-D04_SA01-SA11_SE01-SE07.tar.xz"
+SUSPECT_TRIALS = ("4-1", "4-2")
+SIM_SEEDS = tuple(range(1, 9))
+SIM_MINUTES = 1.0
+MATCH_TOLERANCE_S = 0.05
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("IMU_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def wilson_pct(k: int, n: int) -> list[float]:
+    """Wilson score 95 % interval of k successes in n, in percent."""
+    if n == 0:
+        return [float("nan"), float("nan")]
+    z, p = 1.959964, k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(100 * float(centre - half), 2), round(100 * float(centre + half), 2)]
+
+
+# ---------------------------------------------------------------------------------------------- voisard
+def voisard_trials(root: Path) -> list[tuple[str, Recording]]:
+    from imu.io.load import load_recording
+
+    files = sorted(root.glob("*_lb.txt"), key=lambda p: tuple(int(x) for x in p.name[:-7].split("-")))
+    return [(p.name[:-7], load_recording(p)) for p in files]
+
+
+def truth_steps(rec: Recording) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute sample indices and sides ('L'/'R') of the labelled initial contacts inside the signal."""
+    ev = rec.truth["events"]
+    ic = ev[ev["event"] == "IC"]
+    t = rec.samples.t_s
+    inside = (ic["t_s"] >= t[0]) & (ic["t_s"] <= t[-1])
+    idx = np.searchsorted(t, ic["t_s"][inside].to_numpy())
+    idx = np.clip(idx, 0, len(t) - 1)
+    keep = np.r_[True, np.diff(idx) > 0]
+    return idx[keep].astype(np.int64), ic["foot"][inside].to_numpy()[keep]
+
+
+def mounting_frame(rec: Recording) -> Mounting:
+    """The reference: up from the trial's mean acceleration, forward along sensor −z made horizontal."""
+    up = rec.samples.acc.mean(axis=0)
+    up /= np.linalg.norm(up)
+    f = np.array([0.0, 0.0, -1.0]) - up * -up[2]
+    f /= np.linalg.norm(f)
+    return Mounting(np.vstack([f, up, np.cross(f, up)]))
+
+
+def body_of(rec: Recording, mounting: Mounting | None, gyro: bool = True) -> tuple[BodyBlock, BodyFrameStage]:
+    samples = rec.samples if gyro else SampleBlock(rec.samples.t_s, rec.samples.acc, None)
+    stage = BodyFrameStage(rec.rate_hz, mounting=mounting)
+    return run_batch(stage, samples, concat_body), stage
+
+
+def sides_of(
+    body: BodyBlock, ic: np.ndarray, rate_hz: float, settings: SideSettings | None = None
+) -> list[StepSide]:
+    stage = SideStage(rate_hz, settings)
+    return stage.update(body, ic) + stage.flush()
+
+
+def score(steps: list[StepSide], truth: Iterable[str]) -> dict[str, int]:
+    truth = list(truth)
+    sides = [s.side for s in steps]
+    correct = sum(a == b for a, b in zip(sides, truth, strict=True))
+    sure = sum(a != "?" for a in sides)
+    return {"n": len(truth), "correct": correct, "unsure": len(truth) - sure, "sure": sure}
+
+
+def summarise(counts: list[dict[str, int]]) -> dict[str, Any]:
+    n = sum(c["n"] for c in counts)
+    k = sum(c["correct"] for c in counts)
+    sure = sum(c["sure"] for c in counts)
+    return {
+        "steps": n,
+        "correct": k,
+        "correct_pct": round(100 * k / n, 2) if n else None,
+        "correct_ci95_pct": wilson_pct(k, n),
+        "unsure_pct": round(100 * (n - sure) / n, 2) if n else None,
+        "correct_of_sure_pct": round(100 * k / sure, 2) if sure else None,
+        "correct_of_sure_ci95_pct": wilson_pct(k, sure),
+    }
+
+
+def forward_sign_ok(stage: BodyFrameStage, reference: Mounting, last_index: int) -> bool:
+    seg = [s for s in stage.segments_ if s.start_index <= last_index][-1]
+    return bool(seg.rotation[0] @ reference.rotation[0] > 0)
+
+
+def voisard_features(trials: list[tuple[str, Recording]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step cues (roll, yaw, ml acc) with the automatic frame and the true contacts (for --tune)."""
+    from imu.gait.sides import step_evidence
+
+    rows, ys = [], []
+    for _, rec in trials:
+        body, _ = body_of(rec, None)
+        ic, side = truth_steps(rec)
+        t_ic = body.t_s[ic - body.start_index]
+        for k, (t0, s) in enumerate(zip(t_ic, side, strict=True)):
+            prev = np.diff(t_ic[max(0, k - 5) : k + 1])
+            prev = prev[(prev >= 0.2) & (prev <= 1.2)]
+            step_s = float(np.median(prev)) if prev.size else 0.45
+            row = []
+            for w in np.eye(3):
+                cfg = SideSettings(weights_gyr=(float(w[0]), float(w[1]), float(w[2])))
+                p = step_evidence(body.t_s, body.acc, body.gyr, float(t0), step_s, cfg)
+                row.append(float(np.log(p / (1 - p))))
+            rows.append(row)
+            ys.append(1.0 if s == "R" else 0.0)
+    return np.array(rows), np.array(ys)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    def loss(w: np.ndarray) -> float:
+        z = x @ w
+        return float(np.sum(np.logaddexp(0, z) - y * z) + l2 * w @ w)
+
+    return np.asarray(minimize(loss, np.zeros(x.shape[1])).x)
+
+
+def run_voisard(root: Path) -> dict[str, Any]:
+    trials = voisard_trials(root)
+    split = {
+        "tune": [t for t in trials if int(t[0].split("-")[0]) <= 5 and t[0] not in SUSPECT_TRIALS],
+        "test": [t for t in trials if int(t[0].split("-")[0]) >= 6],
+        "suspect_4-1_4-2_as_labelled": [t for t in trials if t[0] in SUSPECT_TRIALS],
+    }
+    out: dict[str, Any] = {}
+    for name, members in split.items():
+        res: dict[str, Any] = {"trials": len(members)}
+        per_trial: dict[str, Any] = {}
+        for cond in ("auto", "mounting", "auto_acc_only"):
+            counts, sign_ok = [], 0
+            for trial, rec in members:
+                ref = mounting_frame(rec)
+                body, stage = body_of(rec, ref if cond == "mounting" else None, gyro=cond != "auto_acc_only")
+                ic, side = truth_steps(rec)
+                c = score(sides_of(body, ic, rec.rate_hz), side)
+                counts.append(c)
+                ok = forward_sign_ok(stage, ref, int(ic[-1]))
+                sign_ok += ok
+                per_trial.setdefault(trial, {})[cond] = {
+                    **c,
+                    "forward_sign_ok": ok,
+                    "frame_confidence": round(stage.confidence_, 3),
+                }
+            res[cond] = summarise(counts)
+            res[cond]["forward_sign_correct_trials"] = f"{sign_ok}/{len(members)}"
+        res["per_trial"] = per_trial
+        out[name] = res
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- sisfall
+def run_sisfall(archive: Path) -> dict[str, Any]:
+    from imu.io.load import load_recordings
+
+    found: dict[str, dict[str, Any]] = {}
+    with tarfile.open(archive) as tar:
+        names = sorted(m.name for m in tar.getmembers() if m.name.endswith("_R01.txt") and "/D0" in m.name)
+    for name in names:
+        rec = load_recordings(f"{archive}#{name}")[0]
+        _, stage = body_of(rec, None)
+        segs = [s for s in stage.segments_ if s.start_index >= 20 * rec.rate_hz]
+        final = stage.segments_[-1].rotation
+        spread = max(
+            (np.degrees(np.arccos(np.clip(s.rotation[0] @ final[0], -1, 1))) for s in segs), default=0.0
+        )
+        base = name.rsplit("/", 1)[-1]
+        found[base] = {
+            "activity": base[:3],
+            "subject": base[4:8],
+            "up_vs_minus_y_deg": float(np.degrees(np.arccos(np.clip(-final[1][1], -1, 1)))),
+            "forward_spread_after_20s_deg": float(spread),
+            "forward_horizontal_deg": float(np.degrees(np.arcsin(abs(final[0] @ final[1])))),
+            "confidence": round(stage.confidence_, 3),
+            "forward": final[0].tolist(),
+        }
+    groups: dict[str, Any] = {}
+    for group in ("SA", "SE"):
+        rows = {k: v for k, v in found.items() if v["subject"].startswith(group)}
+        agree, total = 0, 0
+        for v in rows.values():
+            if v["activity"] in ("D03", "D04"):
+                walk = rows.get(f"D01_{v['subject']}_R01.txt")
+                if walk:
+                    total += 1
+                    agree += float(np.dot(v["forward"], walk["forward"])) > 0
+        for act in ("D01", "D02", "D03", "D04"):
+            sel = [v for v in rows.values() if v["activity"] == act]
+            if sel:
+                groups[f"{group}_{act}"] = {
+                    "trials": len(sel),
+                    "up_vs_minus_y_deg_max": round(max(v["up_vs_minus_y_deg"] for v in sel), 1),
+                    "forward_spread_after_20s_deg_median": round(
+                        float(np.median([v["forward_spread_after_20s_deg"] for v in sel])), 1
+                    ),
+                    "forward_spread_after_20s_deg_max": round(
+                        max(v["forward_spread_after_20s_deg"] for v in sel), 1
+                    ),
+                    "confidence_median": round(float(np.median([v["confidence"] for v in sel])), 3),
+                    "confidence_min": round(min(v["confidence"] for v in sel), 3),
+                }
+        groups[f"{group}_jog_forward_agrees_with_walk"] = f"{agree}/{total}"
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------- simulator
+def run_sim() -> dict[str, Any]:
+    from imu.gait.running import RunningContacts
+    from imu.sim.runner import RunnerSettings, simulate_run
+
+    frame_err, counts_truth, counts_e2e, conf = [], [], [], []
+    matched = 0
+    for seed in SIM_SEEDS:
+        run = simulate_run(RunnerSettings(minutes=SIM_MINUTES, seed=seed))
+        body, stage = body_of(Recording.from_samples(run.samples, f"sim{seed}", rate_hz=run.rate_hz), None)
+        frame = stage.segments_[-1].rotation
+        true_fwd = run.mounting[0] - frame[1] * (run.mounting[0] @ frame[1])  # the pelvis ap axis, levelled
+        true_fwd /= np.linalg.norm(true_fwd)
+        frame_err.append(float(np.degrees(np.arccos(np.clip(frame[0] @ true_fwd, -1, 1)))))
+        conf.append(stage.confidence_)
+        steps = run.steps
+        ic = steps["ic_index"].to_numpy()
+        ic = ic[ic < len(body)]
+        truth = steps["side"].to_numpy()[: len(ic)]
+        counts_truth.append(score(sides_of(body, ic, run.rate_hz), truth))
+        det = run_batch(RunningContacts(run.rate_hz), body, _join_tables)
+        det_ic = np.asarray(det.ic_index, dtype=np.int64)
+        found = sides_of(body, det_ic, run.rate_hz)
+        t_true = steps["t_ic_s"].to_numpy()
+        pairs = []
+        for s in found:
+            j = int(np.argmin(np.abs(t_true - s.t_s)))
+            if abs(t_true[j] - s.t_s) <= MATCH_TOLERANCE_S:
+                pairs.append((s, steps["side"].iloc[j]))
+        matched += len(pairs)
+        counts_e2e.append(score([p[0] for p in pairs], [p[1] for p in pairs]))
+    return {
+        "runs": len(SIM_SEEDS),
+        "minutes_each": SIM_MINUTES,
+        "mounting": "random",
+        "heading_error_deg": [round(e, 1) for e in frame_err],
+        "confidence": [round(c, 3) for c in conf],
+        "sides_true_contacts": summarise(counts_truth),
+        "sides_detected_contacts": {**summarise(counts_e2e), "matched_within_50ms": matched},
+    }
+
+
+def _join_tables(parts: list[Any]) -> Any:
+    from imu.gait.contact_table import ContactTable
+
+    return ContactTable.concat(parts)
+
+
+# ---------------------------------------------------------------------------------------------- main
+def markdown(res: dict[str, Any]) -> str:
+    lines = [
+        "# Sides and body frame: accuracy",
+        "",
+        "Generated by `python -m benchmarks.accuracy.sides`.",
+        "",
+    ]
+    v = res.get("voisard2023")
+    if v:
+        lines += [
+            "## voisard2023 (walking, L5; tuning subjects 1–5, test 6–9)",
+            "",
+            "| split | condition | steps | correct % (95 % CI) | unsure % | correct of sure % | fwd sign |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for split, r in v.items():
+            for cond in ("auto", "mounting", "auto_acc_only"):
+                c = r[cond]
+                lines.append(
+                    f"| {split} | {cond} | {c['steps']} | {c['correct_pct']} {c['correct_ci95_pct']} | "
+                    f"{c['unsure_pct']} | {c['correct_of_sure_pct']} | {c['forward_sign_correct_trials']} |"
+                )
+        lines.append("")
+    s = res.get("sisfall")
+    if s:
+        lines += ["## SisFall (waist, no event truth)", "", "```", json.dumps(s, indent=1), "```", ""]
+    m = res.get("simulated")
+    if m:
+        lines += ["## Simulated runner (random mountings)", "", "```", json.dumps(m, indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tune", action="store_true", help="refit the side evidence weights on subjects 1–5")
+    args = parser.parse_args(argv)
+    data = shared_data()
+    if args.tune:
+        tune = [
+            t
+            for t in voisard_trials(data / VOISARD)
+            if int(t[0].split("-")[0]) <= 5 and t[0] not in SUSPECT_TRIALS
+        ]
+        x, y = voisard_features(tune)
+        print("weights_gyr (roll, yaw, ml):", np.round(fit_logistic(x, y), 2))
+        print("weight_acc_only (ml):", np.round(fit_logistic(x[:, 2:], y), 2))
+        return
+    res: dict[str, Any] = {}
+    if (data / VOISARD).is_dir():
+        res["voisard2023"] = run_voisard(data / VOISARD)
+    if (data / SISFALL).is_file():
+        res["sisfall"] = run_sisfall(data / SISFALL)
+    res["simulated"] = run_sim()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "accuracy_sides.json").write_text(json.dumps(res, indent=1))
+    (RESULTS / "accuracy_sides.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
