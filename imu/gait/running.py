@@ -24,6 +24,12 @@ Method (all on the vertical acceleration in g, including gravity):
    acceleration falls ahead of the force (the pelvis rotates over the stance leg late in stance), so a
    level crossing earlier on the steep fall, shifted by a fixed lag, times TO more tightly than a
    crossing near the floor where the fall flattens (tuned on the alcantara2022 even trials only).
+   Second cue, the start of flight: the first time after ``p`` that ``x`` falls below ``flight_level_g``
+   (the trunk becomes weightless only once both feet are off), plus ``flight_lag_s``. When the step
+   has such a flight, TO is the mean of the two cues: their errors depend differently on slope and
+   speed, so the mean cut the tuning half's p95 TO error from 20 to 15 ms. Without one (a raw sensor's
+   floor may stay above the level), TO is the level crossing alone. The AP propulsion peak and its fall
+   were tried too and timed TO worse on the tuning half (p95 > 25 ms on this biaxial, slope-tilted sensor).
 
 Look-ahead: a contact is committed once the filtered signal reaches ``search_s`` beyond its stance
 anchor, i.e. ``search_s + filter_length_s / 2`` of input after the anchor (0.35 s with the defaults;
@@ -61,6 +67,8 @@ class RunningContactSettings:
     ic_fraction: float = 0.1
     to_fraction: float = 0.4
     to_lag_s: float = 0.04
+    flight_level_g: float = 0.05
+    flight_lag_s: float = -0.02
     max_step_s: float = 0.6
     """Steps longer than this break the chain: flight and step time of the next contact are NaN."""
 
@@ -72,6 +80,16 @@ def _last_crossing(seg: FloatArray, level: float, rising: bool) -> float | None:
     if edges.shape[0] == 0:
         return None
     k = int(edges[-1])
+    return k + (level - seg[k]) / (seg[k + 1] - seg[k])
+
+
+def _first_crossing(seg: FloatArray, level: float, rising: bool) -> float | None:
+    """Fractional position of the first crossing of ``level`` in ``seg`` (None if none)."""
+    above = seg >= level
+    edges = np.flatnonzero(above[1:] & ~above[:-1]) if rising else np.flatnonzero(~above[1:] & above[:-1])
+    if edges.shape[0] == 0:
+        return None
+    k = int(edges[0])
     return k + (level - seg[k]) / (seg[k + 1] - seg[k])
 
 
@@ -154,8 +172,13 @@ class RunningContacts:
         ic_pos = lo + i0 + ic_rel
         to_cross = p + to_rel
         to_pos = to_cross + st.to_lag_s * self.rate_hz
-        ic_t = buf.time_at(ic_pos)
         to_t = buf.time_at(to_cross) + st.to_lag_s
+        flight_rel = _first_crossing(after[: i1 + 1], st.flight_level_g, rising=False)
+        if flight_rel is not None:
+            flight_pos = p + flight_rel + st.flight_lag_s * self.rate_hz
+            to_pos = (to_pos + flight_pos) / 2
+            to_t = (to_t + buf.time_at(p + flight_rel) + st.flight_lag_s) / 2
+        ic_t = buf.time_at(ic_pos)
         stance = hump[int(np.ceil(ic_pos)) - (lo + i0) : int(np.floor(to_pos)) - (lo + i0) + 1]
         impact = float(stance.max()) if stance.shape[0] else peak
         step = flight = float("nan")

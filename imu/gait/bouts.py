@@ -1,0 +1,407 @@
+"""Activity bouts (running / walking / other), streaming: where the gait metrics may be computed at all.
+
+Why: the running contact rules find "steps" in fast walking at the waist (SisFall walking quickly: humps
+of 1.5 g between 0.4 g troughs), and no step, cadence or contact figure means anything across a change of
+gait, a pause or a hole in the data. This stage cuts the stream into bouts of one kind; the metrics stages'
+results are then read bout by bout (:func:`within_bouts`).
+
+Cues (vertical acceleration ``a_v`` in g, including gravity; a window of ``window_s`` per hop of
+``hop_s``):
+
+- *movement*: the standard deviation of ``a_v``; below ``still_sd_g`` the wearer stands or sits;
+- *periodicity*: the largest correlation coefficient of ``a_v`` with itself shifted by one step, over
+  step frequencies ``step_band_hz`` (1.3–3.5 Hz: slow walking to fast running); gait is periodic,
+  fidgeting and transitions are not (below ``min_periodicity``);
+- *flight*: the fraction of the window in which ``a_v`` (moving average of ``flight_smooth_s``) is below
+  ``flight_g``. Only in flight is the trunk nearly weightless; in walking one foot is always on the ground
+  and ``a_v`` stays above ≈ 0.3 g even at the waist in fast walking. At or above ``running_flight_fraction``
+  the window is running.
+
+Each hop gets the kind of its own window (centred on the hop; clipped at the stream's ends, and "other"
+when fewer than ``min_window_s`` remain). Hysteresis: the bout kind changes only when a new kind holds
+for ``min_bout_s`` of consecutive hops; the new bout then starts where that run started, and a shorter
+run is absorbed into the bout around it. So a bout of a new kind is at least ``min_bout_s`` long
+(the first and last bouts of a stream, or of a stretch between long gaps, may be shorter).
+
+Gaps: a sample interval longer than :data:`imu.constants.GAP_FACTOR` nominal periods ends the bout; the
+next bout starts at the first sample after the gap with the same kind, so no metric straddles a hole.
+Gaps up to ``max_bridged_gap_s`` (lost packets) do not reset the classification; a longer gap starts it
+afresh (new hop grid, hysteresis state "other"), as the stream's start does.
+
+Hops start at absolute sample indices ``start + k · hop`` (``start``: the first sample of the stream or
+after a long gap), so results do not depend on how the stream is cut: bit-identical for any chunking.
+
+Look-ahead: a bout is emitted when its end is final, at most ``min_bout_s + (window_s - hop_s) / 2`` of
+input after its last sample (3.0 s with the defaults): the window reaches ``(window_s - hop_s) / 2``
+beyond its hop, and a change is confirmed ``min_bout_s`` after it began.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from imu.constants import GAP_FACTOR, STANDARD_GRAVITY_MS2
+from imu.errors import InputError
+from imu.gait.body_block import BodyBlock, V
+from imu.gait.contact_table import ContactTable
+from imu.samples import FloatArray
+
+RUNNING: Final = "running"
+WALKING: Final = "walking"
+OTHER: Final = "other"
+BOUT_KINDS: Final = (RUNNING, WALKING, OTHER)
+"""Bout kinds: ``other`` is standing, sitting, or movement without a steady gait."""
+
+
+# ---------------------------------------------------------------------------------------------- the table
+@dataclass(frozen=True, eq=False)
+class BoutTable:
+    """One row per bout, in time order: samples ``[start_index, end_index)`` are of one ``kind``.
+
+    ``start_t_s`` is the time of the first sample, ``end_t_s`` the time of the last one (inside the bout).
+    ``ends_at_gap`` is True when the bout ends because samples are missing after it.
+    """
+
+    start_index: NDArray[np.int64]
+    end_index: NDArray[np.int64]
+    start_t_s: NDArray[np.float64]
+    end_t_s: NDArray[np.float64]
+    kind: NDArray[np.str_]
+    ends_at_gap: NDArray[np.bool_]
+
+    def __post_init__(self) -> None:
+        dtypes: dict[str, Any] = {
+            "start_index": np.int64,
+            "end_index": np.int64,
+            "start_t_s": np.float64,
+            "end_t_s": np.float64,
+            "kind": "<U7",
+            "ends_at_gap": np.bool_,
+        }
+        n = None
+        for f in fields(self):
+            col = np.ascontiguousarray(getattr(self, f.name), dtype=dtypes[f.name])
+            if col.ndim != 1 or (n is not None and col.shape[0] != n):
+                raise InputError(
+                    f"bout column {f.name} has the wrong shape", expected=f"({n},)", found=str(col.shape)
+                )
+            n = col.shape[0]
+            object.__setattr__(self, f.name, col)
+        bad = sorted(set(self.kind.tolist()) - set(BOUT_KINDS))
+        if bad:
+            raise InputError("unknown bout kind", expected=" / ".join(BOUT_KINDS), found=repr(bad[0]))
+
+    @classmethod
+    def empty(cls) -> BoutTable:
+        """The typed empty table."""
+        return cls(
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
+            np.empty(0),
+            np.empty(0),
+            np.empty(0, "<U7"),
+            np.empty(0, np.bool_),
+        )
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[int, int, float, float, str, bool]]) -> BoutTable:
+        """Build from ``(start_index, end_index, start_t_s, end_t_s, kind, ends_at_gap)`` tuples."""
+        if not rows:
+            return cls.empty()
+        columns = list(zip(*rows, strict=True))
+        return cls(*(np.array(c) for c in columns))
+
+    @classmethod
+    def concat(cls, tables: Sequence[BoutTable]) -> BoutTable:
+        """Join tables emitted one after another (the outputs of successive ``update`` calls)."""
+        if not tables:
+            return cls.empty()
+        return cls(**{f.name: np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(cls)})
+
+    def __len__(self) -> int:
+        return int(self.start_index.shape[0])
+
+    @property
+    def duration_s(self) -> FloatArray:
+        """Time from the first to the last sample of each bout, s."""
+        return self.end_t_s - self.start_t_s
+
+    def to_frame(self) -> pd.DataFrame:
+        """A DataFrame with fixed dtypes, also when empty."""
+        return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
+
+    def equals(self, other: BoutTable) -> bool:
+        """Bit-identical columns: the streaming == batch contract."""
+        return all(np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    def kind_at(self, index: NDArray[np.int64]) -> NDArray[np.str_]:
+        """The bout kind of each absolute sample index (``other`` outside every bout)."""
+        index = np.asarray(index, dtype=np.int64)
+        k = np.searchsorted(self.end_index, index, side="right")
+        inside = (k < len(self)) & (self.start_index[np.minimum(k, max(len(self) - 1, 0))] <= index)
+        out = np.full(index.shape, OTHER, dtype="<U7")
+        out[inside] = self.kind[k[inside]]
+        return out
+
+
+def within_bouts(contacts: ContactTable, bouts: BoutTable, kind: str) -> ContactTable:
+    """The contacts whose IC lies in a bout of ``kind``; step-to-step figures never span two bouts.
+
+    The first contact of each bout loses its ``step_time_s``, ``cadence_spm`` and ``flight_time_s``
+    (they would reach back across a change of gait or a gap).
+    """
+    if len(contacts) == 0 or len(bouts) == 0:
+        return ContactTable.empty()
+    k = np.searchsorted(bouts.end_index, contacts.ic_index, side="right")
+    k_ok = np.minimum(k, len(bouts) - 1)
+    keep = (k < len(bouts)) & (bouts.start_index[k_ok] <= contacts.ic_index) & (bouts.kind[k_ok] == kind)
+    bout_of = k[keep]
+    first = np.ones(bout_of.shape[0], dtype=bool)
+    first[1:] = bout_of[1:] != bout_of[:-1]
+    columns = {f.name: getattr(contacts, f.name)[keep].copy() for f in fields(ContactTable)}
+    for name in ("step_time_s", "cadence_spm", "flight_time_s"):
+        columns[name][first] = np.nan
+    return ContactTable(**columns)
+
+
+# ---------------------------------------------------------------------------------------------- the rule
+@dataclass(frozen=True)
+class BoutSettings:
+    """Rule parameters; defaults in physical units, tuned on SisFall SA01–SA06 (see the module docstring)."""
+
+    hop_s: float = 0.5
+    window_s: float = 2.5
+    min_window_s: float = 1.5
+    still_sd_g: float = 0.04
+    step_band_hz: tuple[float, float] = (1.3, 3.5)
+    min_periodicity: float = 0.3
+    flight_smooth_s: float = 0.05
+    flight_g: float = 0.3
+    running_flight_fraction: float = 0.04
+    min_bout_s: float = 2.0
+    max_bridged_gap_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class WindowFeatures:
+    """What one window shows: movement (g), step periodicity (−1…1), fraction of time in flight."""
+
+    sd_g: float
+    periodicity: float
+    flight_fraction: float
+
+
+def window_features(acc_v_g: FloatArray, rate_hz: float, settings: BoutSettings) -> WindowFeatures:
+    """The cues of one window of vertical acceleration (g)."""
+    x = acc_v_g - acc_v_g.mean()
+    n = x.shape[0]
+    lo = max(1, int(np.ceil(rate_hz / settings.step_band_hz[1])))
+    hi = min(n - 2, int(np.floor(rate_hz / settings.step_band_hz[0])))
+    periodicity = -1.0
+    if hi >= lo:
+        lags = np.arange(lo, hi + 1)
+        cross = np.correlate(x, x, mode="full")[n - 1 + lags]
+        sq = np.concatenate([[0.0], np.cumsum(x * x)])
+        head = sq[n - lags]  # Σ x[:-lag]²
+        tail = sq[n] - sq[lags]  # Σ x[lag:]²
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = cross / np.sqrt(head * tail)
+        if np.any(np.isfinite(r)):
+            periodicity = float(np.nanmax(r))
+    m = max(1, round(settings.flight_smooth_s * rate_hz))
+    smooth = np.convolve(acc_v_g, np.full(m, 1.0 / m), mode="valid") if n >= m else acc_v_g
+    return WindowFeatures(float(x.std()), periodicity, float(np.mean(smooth < settings.flight_g)))
+
+
+def window_kind(features: WindowFeatures, settings: BoutSettings) -> str:
+    """The kind one window shows on its own (before hysteresis)."""
+    if features.sd_g < settings.still_sd_g or features.periodicity < settings.min_periodicity:
+        return OTHER
+    if features.flight_fraction >= settings.running_flight_fraction:
+        return RUNNING
+    return WALKING
+
+
+# ---------------------------------------------------------------------------------------------- the stage
+class ActivityBouts:
+    """Streaming bout stage: ``update(BodyBlock) -> BoutTable`` (bouts now final), then ``flush()``."""
+
+    def __init__(self, rate_hz: float, settings: BoutSettings | None = None) -> None:
+        if not np.isfinite(rate_hz) or rate_hz <= 0:
+            raise InputError("sampling rate must be positive", expected="rate_hz > 0", found=f"{rate_hz!r}")
+        self.settings = st = settings or BoutSettings()
+        self.rate_hz = float(rate_hz)
+        self._hop = max(1, round(st.hop_s * rate_hz))
+        self._reach = max(0, round((st.window_s - st.hop_s) / 2 * rate_hz))
+        self._min_window = max(2, round(st.min_window_s * rate_hz))
+        self._confirm = max(1, round(st.min_bout_s / st.hop_s))
+        self._gap_s = GAP_FACTOR / rate_hz
+        # received samples (absolute indices [_base, _end)) and the stretch (segment) they belong to
+        self._base = 0
+        self._end: int | None = None
+        self._x: FloatArray = np.empty(0)
+        self._t: FloatArray = np.empty(0)
+        self._seg_start = 0
+        self._next_hop = 0
+        self._gaps: list[int] = []  # first sample after each short gap not yet passed by a final bout
+        # hysteresis: the kind in force, the pending run of another kind (kind, first sample, hops)
+        self._state = OTHER
+        self._pending: tuple[str, int, int] | None = None
+        self._final_to = 0  # samples before this have a final kind
+        # the open bout: (kind, first sample, its time)
+        self._open: tuple[str, int, float] | None = None
+
+    @property
+    def look_ahead_s(self) -> float:
+        """Input needed after a bout's last sample before the bout is emitted (at most)."""
+        return self._confirm * self._hop / self.rate_hz + self._reach / self.rate_hz
+
+    # ------------------------------------------------------------------ stream
+    def update(self, block: BodyBlock) -> BoutTable:
+        n = len(block)
+        if n == 0:
+            return BoutTable.empty()
+        if self._end is not None and block.start_index != self._end:
+            raise InputError(
+                "blocks must be contiguous",
+                expected=f"start_index {self._end}",
+                found=f"start_index {block.start_index}",
+            )
+        t = block.t_s
+        x = block.acc[:, V] / STANDARD_GRAVITY_MS2
+        prev_t = self._t[-1:] if self._t.shape[0] else t[:0]
+        if prev_t.shape[0] and t[0] <= prev_t[0]:
+            raise InputError(
+                "time must increase strictly across blocks", found=f"{t[0]!r} after {prev_t[0]!r}"
+            )
+        dt = np.diff(np.concatenate([prev_t, t]))
+        offset = 1 - prev_t.shape[0]  # dt[k] is the interval before block sample k + offset
+        rows: list[tuple[int, int, float, float, str, bool]] = []
+        if self._end is None:
+            self._base = self._seg_start = self._final_to = block.start_index
+            self._next_hop = 0
+        cut = 0
+        for k in np.flatnonzero(dt > self._gap_s):
+            i = int(k) + offset  # block sample after the gap
+            self._append(t[cut:i], x[cut:i], block.start_index + cut)
+            cut = i
+            gap_start = block.start_index + i
+            if dt[k] > self.settings.max_bridged_gap_s:
+                rows += self._finish_segment()
+                self._seg_start = self._final_to = self._base = gap_start
+                self._x, self._t = np.empty(0), np.empty(0)
+                self._next_hop = 0
+            else:
+                self._gaps.append(gap_start)
+        self._append(t[cut:], x[cut:], block.start_index + cut)
+        rows += self._advance(final=False)
+        return BoutTable.from_rows(rows)
+
+    def flush(self) -> BoutTable:
+        if self._end is None:
+            return BoutTable.empty()
+        return BoutTable.from_rows(self._finish_segment())
+
+    def _append(self, t: FloatArray, x: FloatArray, start: int) -> None:
+        if t.shape[0] == 0:
+            return
+        self._t = np.concatenate([self._t, t])
+        self._x = np.concatenate([self._x, x])
+        self._end = start + t.shape[0]
+
+    # ------------------------------------------------------------------ hops → kinds → bouts
+    def _finish_segment(self) -> list[tuple[int, int, float, float, str, bool]]:
+        rows = self._advance(final=True)
+        assert self._end is not None
+        self._pending = None  # a run too short to confirm is absorbed into the kind in force
+        rows += self._mark_final(self._end)
+        rows += self._close(self._end, ends_at_gap=True)
+        self._state = OTHER
+        self._gaps = []
+        return rows
+
+    def _advance(self, *, final: bool) -> list[tuple[int, int, float, float, str, bool]]:
+        assert self._end is not None
+        rows: list[tuple[int, int, float, float, str, bool]] = []
+        while True:
+            a = self._seg_start + self._next_hop * self._hop
+            if a >= self._end or (not final and a + self._hop + self._reach > self._end):
+                break
+            b = min(a + self._hop, self._end)
+            lo, hi = max(a - self._reach, self._seg_start), min(b + self._reach, self._end)
+            kind = OTHER
+            if hi - lo >= self._min_window:
+                window = self._x[lo - self._base : hi - self._base]
+                kind = window_kind(window_features(window, self.rate_hz, self.settings), self.settings)
+            rows += self._hysteresis(kind, a, b)
+            self._next_hop += 1
+        self._trim()
+        return rows
+
+    def _hysteresis(self, kind: str, a: int, b: int) -> list[tuple[int, int, float, float, str, bool]]:
+        """Feed one hop's kind; returns bouts closed by what became final."""
+        rows: list[tuple[int, int, float, float, str, bool]] = []
+        if self._pending is not None and kind != self._pending[0]:
+            rows += self._mark_final(a)  # the short run is absorbed into the kind in force
+            self._pending = None
+        if self._pending is None:
+            if kind == self._state:
+                return rows + self._mark_final(b)
+            self._pending = (kind, a, 1)
+        else:
+            self._pending = (kind, self._pending[1], self._pending[2] + 1)
+        pending_kind, start, hops = self._pending
+        if hops >= self._confirm:
+            rows += self._mark_final(start)
+            self._state = pending_kind
+            self._pending = None
+            rows += self._mark_final(b)
+        return rows
+
+    def _mark_final(self, to: int) -> list[tuple[int, int, float, float, str, bool]]:
+        """Samples up to ``to`` now have the kind in force: extend or open the bout, cutting at gaps."""
+        rows: list[tuple[int, int, float, float, str, bool]] = []
+        if to <= self._final_to:
+            return rows
+        if self._open is not None and self._open[0] != self._state:
+            rows += self._close(self._final_to, ends_at_gap=False)
+        while self._gaps and self._gaps[0] <= to:
+            g = self._gaps.pop(0)
+            if self._open is None and g > self._final_to:
+                self._open = (self._state, self._final_to, self._time(self._final_to))
+            if self._open is not None:
+                rows += self._close(g, ends_at_gap=True)
+            self._open = (self._state, g, self._time(g))
+        if self._open is None:
+            self._open = (self._state, self._final_to, self._time(self._final_to))
+        self._final_to = to
+        return rows
+
+    def _close(self, end: int, *, ends_at_gap: bool) -> list[tuple[int, int, float, float, str, bool]]:
+        if self._open is None:
+            return []
+        kind, start, start_t = self._open
+        self._open = None
+        if end <= start:
+            return []
+        return [(start, end, start_t, self._time(end - 1), kind, ends_at_gap)]
+
+    def _time(self, index: int) -> float:
+        return float(self._t[index - self._base])
+
+    def _trim(self) -> None:
+        """Keep what the next window and any bout still open may need."""
+        keep = self._seg_start + self._next_hop * self._hop - self._reach
+        keep = min(keep, self._final_to - 1)
+        if self._pending is not None:
+            keep = min(keep, self._pending[1])
+        drop = keep - self._base
+        if drop > 0:
+            self._x, self._t = self._x[drop:], self._t[drop:]
+            self._base = keep

@@ -1,0 +1,149 @@
+"""Activity bouts: contract, edge cases (gaps, standing, chunking) and regression on real recordings.
+
+Regression bounds are the figures of benchmarks/results/accuracy_bouts.json (SisFall young test subjects
+SA07–SA11, tuned on SA01–SA06; alcantara2022 and voisard2023 were not used for tuning) minus a stated margin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from imu.errors import InputError
+from imu.gait.body_block import BodyBlock
+from imu.gait.bouts import OTHER, RUNNING, WALKING, ActivityBouts, BoutTable, within_bouts
+from imu.gait.contact_table import ContactTable
+from imu.gait.running import RunningContacts
+from tests.gait._signals import running_block, walking_block
+
+RATE_HZ = 200.0
+
+
+def bouts(block: BodyBlock, rate_hz: float = RATE_HZ) -> BoutTable:
+    stage = ActivityBouts(rate_hz)
+    return BoutTable.concat([stage.update(block), stage.flush()])
+
+
+def stitched() -> BodyBlock:
+    """Standing 6 s, walking 11 s, running ~10 s, standing 6 s, at 200 Hz (times continuous)."""
+    still = np.zeros((round(6 * RATE_HZ), 3))
+    still[:, 1] = 9.80665
+    walk = walking_block(rate_hz=RATE_HZ, steps=20)[0].acc
+    run = running_block(rate_hz=RATE_HZ, steps=30)[0].acc
+    acc = np.concatenate([still, walk, run, still])
+    acc[:, 1] += np.random.default_rng(3).normal(0.0, 0.01, acc.shape[0])
+    return BodyBlock(np.arange(acc.shape[0]) / RATE_HZ, acc, None, 0)
+
+
+STITCHED = stitched()
+
+
+def test_empty_stream_gives_typed_empty_table() -> None:
+    stage = ActivityBouts(RATE_HZ)
+    out = BoutTable.concat([stage.update(BodyBlock(np.empty(0), np.empty((0, 3)))), stage.flush()])
+    assert len(out) == 0
+    frame = out.to_frame()
+    assert frame["start_index"].dtype == np.int64 and frame["start_t_s"].dtype == np.float64
+
+
+def test_stand_walk_run_stand_in_order_and_covering_the_stream() -> None:
+    found = bouts(STITCHED)
+    assert found.kind.tolist() == [OTHER, WALKING, RUNNING, OTHER]
+    assert found.start_index[0] == 0 and found.end_index[-1] == len(STITCHED)
+    assert np.array_equal(found.start_index[1:], found.end_index[:-1])
+    walk_start_s, run_start_s = 6.0, 6.0 + 20 * 0.55 + 1.0
+    assert found.start_t_s[1] == pytest.approx(walk_start_s, abs=1.0)
+    assert found.start_t_s[2] == pytest.approx(run_start_s, abs=1.0)
+
+
+def test_a_gap_ends_the_bout_and_the_next_one_keeps_its_kind() -> None:
+    block = STITCHED
+    t = block.t_s.copy()
+    cut = round(12 * RATE_HZ)  # inside the walk
+    t[cut:] += 0.1  # 20 lost samples
+    found = bouts(BodyBlock(t, block.acc, None, 0))
+    k = int(np.searchsorted(found.end_index, cut, side="right"))
+    assert found.end_index[k - 1] == cut and found.ends_at_gap[k - 1]
+    assert found.start_index[k] == cut and found.kind[k - 1] == found.kind[k] == WALKING
+
+
+def test_a_long_gap_restarts_the_classification() -> None:
+    t = STITCHED.t_s.copy()
+    cut = round(12 * RATE_HZ)
+    t[cut:] += 30.0
+    found = bouts(BodyBlock(t, STITCHED.acc, None, 0))
+    assert cut in found.end_index.tolist() and cut in found.start_index.tolist()
+
+
+def test_contacts_are_read_within_running_bouts_only() -> None:
+    found = bouts(STITCHED)
+    stage = RunningContacts(RATE_HZ)
+    steps = ContactTable.concat([stage.update(STITCHED), stage.flush()])
+    kept = within_bouts(steps, found, RUNNING)
+    run = found.kind == RUNNING
+    assert len(kept) > 20
+    assert np.all(kept.ic_index >= found.start_index[run][0]) and np.all(
+        kept.ic_index < found.end_index[run][0]
+    )
+    assert np.isnan(kept.step_time_s[0]) and np.all(np.isfinite(kept.step_time_s[1:]))
+
+
+def test_non_contiguous_blocks_are_refused() -> None:
+    stage = ActivityBouts(RATE_HZ)
+    stage.update(STITCHED.slice(0, 100))
+    with pytest.raises(InputError, match="contiguous"):
+        stage.update(STITCHED.slice(150, 300))
+
+
+def test_look_ahead_is_fixed_and_documented() -> None:
+    assert ActivityBouts(RATE_HZ).look_ahead_s == pytest.approx(3.0)
+
+
+chunkings = st.lists(
+    st.one_of(st.integers(0, 1), st.integers(0, 60), st.integers(0, 2000)), min_size=0, max_size=60
+)
+GAPPY = BodyBlock(
+    np.where(np.arange(len(STITCHED)) >= 3000, STITCHED.t_s + 0.05, STITCHED.t_s), STITCHED.acc, None, 0
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=chunkings)
+def test_streaming_equals_batch_for_any_chunking(sizes: list[int]) -> None:
+    for block in (STITCHED, GAPPY):
+        batch = bouts(block)
+        stage = ActivityBouts(RATE_HZ)
+        streamed = BoutTable.concat([*(stage.update(b) for b in block.chunks(sizes)), stage.flush()])
+        assert len(batch) >= 4 and streamed.equals(batch)
+
+
+def test_all_size_one_blocks() -> None:
+    block = STITCHED.slice(0, 2400)
+    stage = ActivityBouts(RATE_HZ)
+    streamed = BoutTable.concat([*(stage.update(b) for b in block.chunks([1] * len(block))), stage.flush()])
+    assert streamed.equals(bouts(block))
+
+
+@pytest.mark.realdata
+def test_alcantara_is_running_throughout(shared_data: object) -> None:
+    from benchmarks.accuracy.bouts import alcantara
+
+    figures = alcantara()
+    assert figures["trials"] == 31
+    assert figures["running_window_accuracy_pct"] >= 98.0  # measured 100.0 − 2
+
+
+@pytest.mark.realdata
+def test_sisfall_young_test_subjects(shared_data: object) -> None:
+    from benchmarks.accuracy import bouts as bench
+
+    bench_sisfall = bench.sisfall()
+    young = bench_sisfall["test_young_SA07-SA11"]
+    assert young["files"] == 20
+    assert young["walking_window_accuracy_pct"] >= 97.0  # measured 98.89 − 1.9
+    assert young["running_window_accuracy_pct"] >= 98.5  # measured 99.80 − 1.3
+    assert young["walking_files_with_running_steps"] == 0  # measured 0 (5/10 without the bouts)
+    elderly = bench_sisfall["test_elderly_SE01-SE07"]
+    assert elderly["balanced_window_accuracy_pct"] >= 87.0  # measured 89.2 − 2.2
