@@ -1,15 +1,23 @@
 """Accuracy of the body-frame finder and the left/right classifier.
 
-Run: ``.venv/bin/python -m benchmarks.accuracy.sides`` (data from ``$IMU_SHARED_DATA`` or ``../shared/data``).
-Writes ``benchmarks/results/accuracy_sides.json`` and ``accuracy_sides.md``. ``--tune`` refits the side
-evidence weights on the tuning split and prints them (they are then written into
-:class:`imu.gait.sides.SideSettings` by hand); nothing is fitted on the test split.
+Run: ``.venv/bin/python -m benchmarks.accuracy.sides [--sisfall]`` (data from ``$IMU_SHARED_DATA`` or
+``../shared/data``; about 20 s, plus about 2 min with ``--sisfall``). Writes
+``benchmarks/results/accuracy_sides.json`` and ``accuracy_sides.md`` (without ``--sisfall`` the SisFall
+section of the previous results is kept as it was). ``--tune`` refits the side evidence weights on the
+tuning split and prints them (they are then written into :class:`imu.gait.sides.SideSettings` by hand);
+nothing is fitted on the test split.
 
 - voisard2023 (walking, L5, 100 Hz, acc + gyr): tuning = subjects 1–5, test = subjects 6–9. Trials 4-1 and
   4-2 (left/right labels suspected swapped: both the roll and the yaw cue flip there) are left out of the
   tuning and reported separately as labelled; they are not in the test split. Steps = the ground-truth
   initial contacts (the running contact detector does not detect walking steps). A step labelled ``?``
   counts as not correct in ``correct_pct``; ``correct_of_sure_pct`` is over the labelled steps only.
+  Two step sets: all labelled contacts (``all``), and those inside the trial's ``TrialBoundaries``
+  (``in_trial``: the protocol's walk, U-turn, walk back and stop). Outside the boundaries the files hold a
+  few short bouts after the protocol's stop (2–5 steps after seconds of standing), some with impossible
+  label sequences (6-4: two right swings 0.58 s apart); the stage is always fed every labelled contact,
+  only the scoring differs. ``misses`` says where the steps that are not correct lie. ``reliability``
+  bins the tuning split's posteriors by confidence (is a 0.9 posterior right 90 % of the time?).
   Conditions: frame found automatically (the target), frame from the mounting (up from gravity, forward
   along the sensor's −z axis, as the Xsens sits on the back), and acceleration only (gyroscope dropped).
   Forward sign per trial: correct when the found forward axis at the trial's last step lies within 90° of
@@ -19,10 +27,13 @@ evidence weights on the tuning split and prints them (they are then written into
   against the sensor's −y axis (vertical when upright per PROVENANCE), the stability of the forward axis
   after 20 s, the confidence, and whether the forward axis found in a subject's jogging trials agrees with
   the one found in the same subject's walking trials (same belt, same mounting).
-- Simulated runner (``imu.sim``, random mountings, known sides): heading error = angle between the found
+- Simulated runner (``imu.sim``, random mountings, known sides; seeds 2001–2008, never looked at while
+  the side model was built, which used seeds 101–104): heading error = angle between the found
   forward axis and the true pelvis ap axis made horizontal (the pelvis ap axis itself is tilted by the
   mean pelvic tilt, which a gravity-levelled frame does not follow);
-  sides with the true contacts and end to end with :class:`imu.gait.running.RunningContacts`.
+  sides with the true contacts and end to end with :class:`imu.gait.running.RunningContacts`, with and
+  without the gyroscope. The simulator's cue signs (pelvic roll, yaw and sway relative to the contact) are
+  a model assumption from the running literature, not a measurement.
 
 95 % CIs of percentages: Wilson score intervals over steps (steps of one trial are not independent, so
 the intervals are optimistic; the per-trial counts are listed too).
@@ -52,7 +63,7 @@ RESULTS = REPO / "benchmarks" / "results"
 VOISARD = "voisard2023_L5_walking_subjects01-09/GaitData"
 SISFALL = "sisfall_waist_walk_jog_subset/SisFall_D01-D04_SA01-SA11_SE01-SE07.tar.xz"
 SUSPECT_TRIALS = ("4-1", "4-2")
-SIM_SEEDS = tuple(range(1, 9))
+SIM_SEEDS = tuple(range(2001, 2009))
 SIM_MINUTES = 1.0
 MATCH_TOLERANCE_S = 0.05
 
@@ -91,6 +102,29 @@ def truth_steps(rec: Recording) -> tuple[np.ndarray, np.ndarray]:
     return idx[keep].astype(np.int64), ic["foot"][inside].to_numpy()[keep]
 
 
+def in_trial(rec: Recording, ic: np.ndarray) -> np.ndarray:
+    """Whether each contact lies inside the trial's ``TrialBoundaries`` (all True when not given)."""
+    bounds = rec.meta.get("subject", {}).get("trial_bounds_s")
+    t = rec.samples.t_s[ic - rec.samples.start_index]
+    if not bounds:
+        return np.ones(ic.shape[0], dtype=bool)
+    return np.asarray((t >= bounds[0]) & (t <= bounds[1]))
+
+
+def miss_place(j: int, n: int, t_s: float, rec: Recording, inside: bool) -> str:
+    """Where a step that is not correct lies: outside the trial, first/last two labelled, U-turn, mid."""
+    uturn = rec.meta.get("subject", {}).get("uturn_bounds_s")
+    if not inside:
+        return "outside_trial"
+    if j < 2:
+        return "first_two"
+    if j >= n - 2:
+        return "last_two"
+    if uturn and uturn[0] - 0.5 <= t_s <= uturn[1] + 0.5:
+        return "uturn"
+    return "mid_walk"
+
+
 def mounting_frame(rec: Recording) -> Mounting:
     """The reference: up from the trial's mean acceleration, forward along sensor −z made horizontal."""
     up = rec.samples.acc.mean(axis=0)
@@ -113,9 +147,12 @@ def sides_of(
     return stage.update(body, ic) + stage.flush()
 
 
-def score(steps: list[StepSide], truth: Iterable[str]) -> dict[str, int]:
+def score(steps: list[StepSide], truth: Iterable[str], keep: np.ndarray | None = None) -> dict[str, int]:
     truth = list(truth)
     sides = [s.side for s in steps]
+    if keep is not None:
+        sides = [a for a, k in zip(sides, keep, strict=True) if k]
+        truth = [b for b, k in zip(truth, keep, strict=True) if k]
     correct = sum(a == b for a, b in zip(sides, truth, strict=True))
     sure = sum(a != "?" for a in sides)
     return {"n": len(truth), "correct": correct, "unsure": len(truth) - sure, "sure": sure}
@@ -142,24 +179,21 @@ def forward_sign_ok(stage: BodyFrameStage, reference: Mounting, last_index: int)
 
 
 def voisard_features(trials: list[tuple[str, Recording]]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-step cues (roll, yaw, ml acc) with the automatic frame and the true contacts (for --tune)."""
-    from imu.gait.sides import step_evidence
+    """Per-step stride-phase cues (roll, yaw, ml acc; cos and sin each) with the automatic frame and the
+    true contacts (for --tune); the step time as :class:`SideStage` finds it from the previous contacts."""
+    from imu.gait.sides import step_cues
 
+    settings = SideSettings()
     rows, ys = [], []
     for _, rec in trials:
         body, _ = body_of(rec, None)
         ic, side = truth_steps(rec)
         t_ic = body.t_s[ic - body.start_index]
         for k, (t0, s) in enumerate(zip(t_ic, side, strict=True)):
-            prev = np.diff(t_ic[max(0, k - 5) : k + 1])
-            prev = prev[(prev >= 0.2) & (prev <= 1.2)]
-            step_s = float(np.median(prev)) if prev.size else 0.45
-            row = []
-            for w in np.eye(3):
-                cfg = SideSettings(weights_gyr=(float(w[0]), float(w[1]), float(w[2])))
-                p = step_evidence(body.t_s, body.acc, body.gyr, float(t0), step_s, cfg)
-                row.append(float(np.log(p / (1 - p))))
-            rows.append(row)
+            prev = np.diff(t_ic[max(0, k - settings.median_of_steps) : k + 1])
+            prev = prev[(prev >= settings.min_step_s) & (prev <= settings.max_step_s)]
+            step_s = float(np.median(prev)) if prev.size else settings.default_step_s
+            rows.append(step_cues(body.t_s, body.acc, body.gyr, float(t0), step_s, settings))
             ys.append(1.0 if s == "R" else 0.0)
     return np.array(rows), np.array(ys)
 
@@ -170,6 +204,20 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
         return float(np.sum(np.logaddexp(0, z) - y * z) + l2 * w @ w)
 
     return np.asarray(minimize(loss, np.zeros(x.shape[1])).x)
+
+
+def reliability(posts: list[float], ok: list[bool]) -> dict[str, Any]:
+    """Steps and share right per confidence bin of the posterior (calibration check)."""
+    conf = np.maximum(np.array(posts), 1 - np.array(posts))
+    right = np.array(ok, dtype=bool)
+    out: dict[str, Any] = {}
+    for lo, hi in ((0.5, 0.7), (0.7, 0.9), (0.9, 0.99), (0.99, 1.01)):
+        m = (conf >= lo) & (conf < hi)
+        out[f"[{lo}, {min(hi, 1.0)}{')' if hi < 1 else ']'}"] = {
+            "steps": int(m.sum()),
+            "right_pct": round(100 * float(right[m].mean()), 1) if m.any() else None,
+        }
+    return out
 
 
 def run_voisard(root: Path) -> dict[str, Any]:
@@ -184,13 +232,29 @@ def run_voisard(root: Path) -> dict[str, Any]:
         res: dict[str, Any] = {"trials": len(members)}
         per_trial: dict[str, Any] = {}
         for cond in ("auto", "mounting", "auto_acc_only"):
-            counts, sign_ok = [], 0
+            counts, counts_in, sign_ok = [], [], 0
+            misses: dict[str, int] = {}
+            per_subject: dict[str, list[dict[str, int]]] = {}
+            posts: list[float] = []
+            ok_post: list[bool] = []
             for trial, rec in members:
                 ref = mounting_frame(rec)
                 body, stage = body_of(rec, ref if cond == "mounting" else None, gyro=cond != "auto_acc_only")
                 ic, side = truth_steps(rec)
-                c = score(sides_of(body, ic, rec.rate_hz), side)
+                inside = in_trial(rec, ic)
+                found = sides_of(body, ic, rec.rate_hz)
+                c = score(found, side)
                 counts.append(c)
+                counts_in.append(score(found, side, inside))
+                per_subject.setdefault(trial.split("-")[0], []).append(c)
+                for j, (st, truth) in enumerate(zip(found, side, strict=True)):
+                    posts.append(st.p_right)
+                    ok_post.append((st.p_right >= 0.5) == (truth == "R"))
+                    if st.side != truth:
+                        key = f"{miss_place(j, len(found), st.t_s, rec, bool(inside[j]))}_" + (
+                            "unsure" if st.side == "?" else "wrong"
+                        )
+                        misses[key] = misses.get(key, 0) + 1
                 ok = forward_sign_ok(stage, ref, int(ic[-1]))
                 sign_ok += ok
                 per_trial.setdefault(trial, {})[cond] = {
@@ -198,8 +262,18 @@ def run_voisard(root: Path) -> dict[str, Any]:
                     "forward_sign_ok": ok,
                     "frame_confidence": round(stage.confidence_, 3),
                 }
-            res[cond] = summarise(counts)
-            res[cond]["forward_sign_correct_trials"] = f"{sign_ok}/{len(members)}"
+            res[cond] = {
+                "all": summarise(counts),
+                "in_trial": summarise(counts_in),
+                "misses": dict(sorted(misses.items())),
+                "per_subject_correct_pct": {
+                    k: summarise(v)["correct_pct"]
+                    for k, v in sorted(per_subject.items(), key=lambda kv: int(kv[0]))
+                },
+                "forward_sign_correct_trials": f"{sign_ok}/{len(members)}",
+            }
+            if name == "tune" and cond != "mounting":
+                res[cond]["reliability"] = reliability(posts, ok_post)
         res["per_trial"] = per_trial
         out[name] = res
     return out
@@ -264,7 +338,8 @@ def run_sim() -> dict[str, Any]:
     from imu.gait.running import RunningContacts
     from imu.sim.runner import RunnerSettings, simulate_run
 
-    frame_err, counts_truth, counts_e2e, conf = [], [], [], []
+    frame_err, conf, steps_total, detected_total = [], [], 0, 0
+    counts: dict[str, list[dict[str, int]]] = {}
     matched = 0
     for seed in SIM_SEEDS:
         run = simulate_run(RunnerSettings(minutes=SIM_MINUTES, seed=seed))
@@ -277,27 +352,37 @@ def run_sim() -> dict[str, Any]:
         steps = run.steps
         ic = steps["ic_index"].to_numpy()
         ic = ic[ic < len(body)]
+        steps_total += len(ic)
         truth = steps["side"].to_numpy()[: len(ic)]
-        counts_truth.append(score(sides_of(body, ic, run.rate_hz), truth))
         det = run_batch(RunningContacts(run.rate_hz), body, _join_tables)
         det_ic = np.asarray(det.ic_index, dtype=np.int64)
-        found = sides_of(body, det_ic, run.rate_hz)
+        detected_total += len(det_ic)
         t_true = steps["t_ic_s"].to_numpy()
-        pairs = []
-        for s in found:
-            j = int(np.argmin(np.abs(t_true - s.t_s)))
-            if abs(t_true[j] - s.t_s) <= MATCH_TOLERANCE_S:
-                pairs.append((s, steps["side"].iloc[j]))
-        matched += len(pairs)
-        counts_e2e.append(score([p[0] for p in pairs], [p[1] for p in pairs]))
+        for gyro in (True, False):
+            b = body if gyro else BodyBlock(body.t_s, body.acc, None, body.start_index)
+            tag = "" if gyro else "_acc_only"
+            counts.setdefault("true_contacts" + tag, []).append(score(sides_of(b, ic, run.rate_hz), truth))
+            pairs = []
+            for st in sides_of(b, det_ic, run.rate_hz):
+                j = int(np.argmin(np.abs(t_true - st.t_s)))
+                if abs(t_true[j] - st.t_s) <= MATCH_TOLERANCE_S:
+                    pairs.append((st, steps["side"].iloc[j]))
+            if gyro:
+                matched += len(pairs)
+            counts.setdefault("detected_contacts" + tag, []).append(
+                score([p[0] for p in pairs], [p[1] for p in pairs])
+            )
     return {
         "runs": len(SIM_SEEDS),
+        "seeds": list(SIM_SEEDS),
         "minutes_each": SIM_MINUTES,
         "mounting": "random",
+        "true_steps": steps_total,
+        "detected_contacts": detected_total,
+        "matched_within_50ms": matched,
         "heading_error_deg": [round(e, 1) for e in frame_err],
         "confidence": [round(c, 3) for c in conf],
-        "sides_true_contacts": summarise(counts_truth),
-        "sides_detected_contacts": {**summarise(counts_e2e), "matched_within_50ms": matched},
+        **{f"sides_{k}": summarise(v) for k, v in counts.items()},
     }
 
 
@@ -312,7 +397,7 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "# Sides and body frame: accuracy",
         "",
-        "Generated by `python -m benchmarks.accuracy.sides`.",
+        "Generated by `python -m benchmarks.accuracy.sides [--sisfall]` (method: `imu/gait/sides.py`).",
         "",
     ]
     v = res.get("voisard2023")
@@ -320,29 +405,57 @@ def markdown(res: dict[str, Any]) -> str:
         lines += [
             "## voisard2023 (walking, L5; tuning subjects 1–5, test 6–9)",
             "",
-            "| split | condition | steps | correct % (95 % CI) | unsure % | correct of sure % | fwd sign |",
+            "Steps: `all` labelled contacts, or those `in_trial` (inside TrialBoundaries). "
+            "Unsure counts as not correct.",
+            "",
+            "| split | condition | steps | correct % (95 % CI) | unsure % | correct of sure % (95 % CI) "
+            "| fwd sign |",
             "|---|---|---|---|---|---|---|",
         ]
         for split, r in v.items():
             for cond in ("auto", "mounting", "auto_acc_only"):
-                c = r[cond]
+                for subset in ("all", "in_trial"):
+                    c = r[cond][subset]
+                    lines.append(
+                        f"| {split} | {cond} ({subset}) | {c['steps']} | {c['correct_pct']} "
+                        f"{c['correct_ci95_pct']} | {c['unsure_pct']} | {c['correct_of_sure_pct']} "
+                        f"{c['correct_of_sure_ci95_pct']} | {r[cond]['forward_sign_correct_trials']} |"
+                    )
+        lines += ["", "Where the steps that are not correct lie (all labelled steps):", ""]
+        for split, r in v.items():
+            for cond in ("auto", "auto_acc_only"):
                 lines.append(
-                    f"| {split} | {cond} | {c['steps']} | {c['correct_pct']} {c['correct_ci95_pct']} | "
-                    f"{c['unsure_pct']} | {c['correct_of_sure_pct']} | {c['forward_sign_correct_trials']} |"
+                    f"- {split}, {cond}: {r[cond]['misses']}; per subject correct % "
+                    f"{r[cond]['per_subject_correct_pct']}"
                 )
+        lines += [
+            "",
+            "Reliability of the posterior on the tuning split (confidence bin: steps, % right):",
+            "",
+        ]
+        for cond in ("auto", "auto_acc_only"):
+            lines.append(f"- {cond}: {v['tune'][cond]['reliability']}")
         lines.append("")
     s = res.get("sisfall")
     if s:
         lines += ["## SisFall (waist, no event truth)", "", "```", json.dumps(s, indent=1), "```", ""]
     m = res.get("simulated")
     if m:
-        lines += ["## Simulated runner (random mountings)", "", "```", json.dumps(m, indent=1), "```", ""]
+        lines += [
+            "## Simulated runner (random mountings; the cue signs are the simulator's model assumption)",
+            "",
+            "```",
+            json.dumps(m, indent=1),
+            "```",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tune", action="store_true", help="refit the side evidence weights on subjects 1–5")
+    parser.add_argument("--sisfall", action="store_true", help="also rerun the SisFall frame checks (~2 min)")
     args = parser.parse_args(argv)
     data = shared_data()
     if args.tune:
@@ -352,14 +465,19 @@ def main(argv: list[str] | None = None) -> None:
             if int(t[0].split("-")[0]) <= 5 and t[0] not in SUSPECT_TRIALS
         ]
         x, y = voisard_features(tune)
-        print("weights_gyr (roll, yaw, ml):", np.round(fit_logistic(x, y), 2))
-        print("weight_acc_only (ml):", np.round(fit_logistic(x[:, 2:], y), 2))
+        print("weights_gyr (roll, yaw, ml; cos, sin each):", np.round(fit_logistic(x, y), 2))
+        print("weights_acc_only (ml; cos, sin):", np.round(fit_logistic(x[:, 4:], y), 2))
         return
     res: dict[str, Any] = {}
     if (data / VOISARD).is_dir():
         res["voisard2023"] = run_voisard(data / VOISARD)
-    if (data / SISFALL).is_file():
+    previous = RESULTS / "accuracy_sides.json"
+    if args.sisfall and (data / SISFALL).is_file():
         res["sisfall"] = run_sisfall(data / SISFALL)
+    elif previous.is_file():
+        kept = json.loads(previous.read_text()).get("sisfall")
+        if kept:
+            res["sisfall"] = kept
     res["simulated"] = run_sim()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "accuracy_sides.json").write_text(json.dumps(res, indent=1))

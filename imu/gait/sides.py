@@ -1,30 +1,58 @@
 """Left or right for every step, with a confidence; unsure steps are labelled ``"?"``, never guessed.
 
-Evidence per step (body frame, windows in units of the local step time ``T``, the median of the last
-initial-contact intervals, so one rule serves walking and running):
+Evidence per step: the stride phase
+===================================
+Left and right steps are mirror images in the mediolateral signals: pelvic roll (``gyr_ap``), yaw
+(``gyr_v``) and mediolateral acceleration (``acc_ml``) repeat once per *stride*, while the symmetric
+content (vertical and fore-aft bounce) repeats once per *step*. So the side of a step is the phase of the
+stride-frequency component of those signals relative to its initial contact: shifting by one step
+(``T``, the local step time) turns the stride-frequency sinusoid upside down, i.e. the other side.
 
-- ``gyr_ap`` (pelvic roll) over ``[0.10 T, 0.27 T]`` after IC: the swing side drops after contact, so the
-  roll rate is negative after a right contact (right side rising);
-- ``gyr_v`` (yaw) over ``[-0.55 T, 0.36 T]``: the pelvis turns with the leg that reaches forward;
-- ``acc_ml`` over ``[-0.10 T, 0.80 T]``: the trunk is pushed away from the stance foot.
+For each of the three channels the stage takes the samples over ``[-stride_windows · 2T, +stride_windows
+· 2T]`` around the contact (two whole strides by default, so turning, drift and the step-frequency bounce
+average out), removes a straight line (a turn adds a slow ramp to the yaw rate and a centripetal offset to
+``acc_ml``), divides by the residual's standard deviation (scale free: any sensor, any speed) and projects
+onto ``cos(π τ / T)`` and ``sin(π τ / T)`` (``τ`` = time from the contact). A logistic model turns these
+six numbers (two without a gyroscope) into the step's own ``p_right``. The weights were fitted on
+voisard2023 subjects 1–5 (walking; trials 4-1 and 4-2 left out: their labels look swapped) by
+``python -m benchmarks.accuracy.sides --tune``; subjects 6–9 are the untouched test split.
 
-Each is taken relative to its mean over ``[-T, T]`` and divided by its standard deviation there (scale
-free), and a logistic model turns them into ``p_right``. The weights were fitted on voisard2023 subjects
-1–5 (walking; trials 4-1 and 4-2 left out: their labels look swapped) by
-``python -m benchmarks.accuracy.sides --tune``; without a gyroscope only ``acc_ml`` is used.
+The earlier per-step window means (roll after IC, yaw around IC, ``acc_ml`` after IC, each over a
+fraction of one step) reached 95.9 % correct on the tuning split with the same alternation model; the
+stride phase reaches 98.7 %: it uses two strides of signal, and the whole waveform instead of one window.
 
+Which way each cue points is learned from walking. With a gyroscope, the simulated runner
+(:mod:`imu.sim`) whose roll and yaw follow the running literature gives the same signs; acceleration
+alone is validated for walking only: in running the mediolateral acceleration at the sacrum mixes the
+sway force with gravity projected by the pelvic roll, whose balance no real running recording with
+left/right truth has settled; on the simulated runner it carries no side information. So without a
+gyroscope, running-cadence steps (shorter than ``acc_only_min_step_s``) are left unsure, never guessed
+(see ``benchmarks/results/accuracy_sides.md``).
+
+Alternation: a soft prior in a two-state HMM
+============================================
 Sides alternate, but a missed or extra contact breaks the alternation, and forcing it made things worse
 (FINDINGS.md). So alternation is soft evidence: a two-state hidden Markov model over the steps, where a
-step follows the other side with probability ``alternation_prob`` unless the interval is implausible
-(longer than ``gap_factor`` step times: a contact may be missing, or shorter than ``min_step_s``: an
-extra one), where it is 0.5. A step's posterior is computed by forward–backward over the
-``history_steps`` before it and the ``look_ahead_steps`` after it, and committed then: the look-ahead is a
-fixed number of steps (plus ``T`` of samples for the last one's evidence). A step whose posterior is
-below ``unsure_below`` gets side ``"?"``.
+step follows the other side with probability ``alternation_prob`` when the interval from the previous
+step is a plausible single step (at least ``min_step_s`` and at most ``gap_factor`` local step times), and
+with probability 0.5 otherwise (a contact may be missing, an extra one may have been
+found, or the walker stopped and restarted with either foot). A step's posterior is computed by
+forward–backward over the ``history_steps`` before it and the ``look_ahead_steps`` after it, and committed
+then. At the end of the stream (``flush``) the last steps have fewer or no steps after them and lean on
+the alternation from past steps. A step whose posterior is below ``unsure_below`` gets side ``"?"``.
+
+Look-ahead and memory
+=====================
+A step is committed once ``look_ahead_steps`` further steps have their evidence, and a step's evidence
+needs samples up to ``2 · stride_windows · T`` after its contact: worst case
+``(look_ahead_steps + 2 · stride_windows) · max_step_s`` (see :attr:`SideStage.look_ahead_s`). The stage
+keeps only the steps the HMM window still needs and the samples the pending evidence windows need, so its
+memory is bounded whatever the length of the stream.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,21 +65,27 @@ from imu.samples import FloatArray
 
 @dataclass(frozen=True)
 class SideSettings:
-    """Windows in step times (see the module docstring); weights of the logistic evidence model."""
+    """Evidence window (in strides), logistic weights, alternation model (see the module docstring)."""
 
-    roll_window: tuple[float, float] = (0.10, 0.27)
-    yaw_window: tuple[float, float] = (-0.55, 0.36)
-    ml_window: tuple[float, float] = (-0.10, 0.80)
-    weights_gyr: tuple[float, float, float] = (-1.66, 2.51, -2.03)
-    """Logistic weights of (roll, yaw, ml acceleration) with a gyroscope; fitted on voisard subjects 1–5."""
-    weight_acc_only: float = -7.55
-    """Logistic weight of the ml acceleration without a gyroscope; fitted on voisard subjects 1–5."""
+    stride_windows: float = 1.0
+    """Half-width of the evidence window in strides (``2T`` each): 1 → ``[-2T, 2T]`` around the contact."""
+    weights_gyr: tuple[float, float, float, float, float, float] = (-2.99, -0.77, 3.81, -3.42, 1.28, -4.23)
+    """Logistic weights of the (cos, sin) stride-phase projections of roll rate, yaw rate and ml
+    acceleration, with a gyroscope; fitted on voisard subjects 1–5."""
+    weights_acc_only: tuple[float, float] = (-1.56, -9.80)
+    """Logistic weights of the (cos, sin) projections of the ml acceleration without a gyroscope; fitted
+    on voisard subjects 1–5."""
+    acc_only_min_step_s: float = 0.42
+    """Without a gyroscope, steps shorter than this (cadence above ≈ 143 spm: running), or whose step time
+    is not measured yet, get no evidence (0.5, so ``"?"``): the ml-acceleration cue is validated on
+    walking only, and on the simulated runner it carries no side information (per-step evidence right
+    52 % of the time with the walking weights)."""
     default_step_s: float = 0.45
     min_step_s: float = 0.2
     max_step_s: float = 1.2
     median_of_steps: int = 5
-    alternation_prob: float = 0.9
-    gap_factor: float = 1.6
+    alternation_prob: float = 0.99
+    gap_factor: float = 1.4
     history_steps: int = 8
     look_ahead_steps: int = 3
     unsure_below: float = 0.9
@@ -77,9 +111,53 @@ class StepSide:
 class _Step:
     index: int
     step_s: float
-    t_s: float = float("nan")
+    t_s: float
+    alternation: float
+    measured: bool
+    """Whether ``step_s`` was measured from contact intervals (not the default)."""
     p_right: float | None = None
-    alternation: float = 0.5
+
+
+def stride_phase(
+    t_s: FloatArray, signals: FloatArray, t_ic_s: float, step_s: float, stride_windows: float
+) -> FloatArray:
+    """(cos, sin) projections of each column of ``signals`` at the stride frequency, phase 0 at the contact.
+
+    Samples within ``± stride_windows · 2 · step_s`` of ``t_ic_s`` take part; a least-squares line is
+    removed first and the result is divided by the residual's standard deviation. Returns shape
+    ``(2 · columns,)``: ``cos₀, sin₀, cos₁, sin₁, …``; zeros when the window holds too few samples.
+    """
+    half = stride_windows * 2.0 * step_s
+    lo, hi = np.searchsorted(t_s, [t_ic_s - half, t_ic_s + half])
+    n_cols = signals.shape[1]
+    if hi - lo < 8:
+        return np.zeros(2 * n_cols)
+    tau = t_s[lo:hi] - t_ic_s
+    x = signals[lo:hi]
+    design = np.column_stack([np.ones_like(tau), tau])
+    coef, *_ = np.linalg.lstsq(design, x, rcond=None)
+    resid = x - design @ coef
+    sd = resid.std(axis=0)
+    phase = np.pi * tau / step_s
+    basis = np.column_stack([np.cos(phase), np.sin(phase)])
+    proj = basis.T @ resid / tau.shape[0]  # (2, columns)
+    proj = np.where(sd > 0, proj / np.where(sd > 0, sd, 1.0), 0.0)
+    return np.asarray(proj.T.reshape(-1))
+
+
+def step_cues(
+    t_s: FloatArray,
+    acc: FloatArray,
+    gyr: FloatArray | None,
+    t_ic_s: float,
+    step_s: float,
+    settings: SideSettings,
+) -> FloatArray:
+    """The step's stride-phase features: roll, yaw, ml acceleration (cos, sin each); ml only without gyr."""
+    if gyr is None:
+        return stride_phase(t_s, acc[:, [ML]], t_ic_s, step_s, settings.stride_windows)
+    channels = np.column_stack([gyr[:, AP], gyr[:, V], acc[:, ML]])
+    return stride_phase(t_s, channels, t_ic_s, step_s, settings.stride_windows)
 
 
 def step_evidence(
@@ -91,27 +169,11 @@ def step_evidence(
     settings: SideSettings,
 ) -> float:
     """``p_right`` of one step from the body-frame samples around it (0.5 when there is nothing to go on)."""
-    around = (t_s >= t_ic_s - step_s) & (t_s < t_ic_s + step_s)
-
-    def cue(signal: FloatArray, window: tuple[float, float]) -> float:
-        inside = (t_s >= t_ic_s + window[0] * step_s) & (t_s < t_ic_s + window[1] * step_s)
-        if inside.sum() < 2 or around.sum() < 4:
-            return 0.0
-        ref = signal[around]
-        sd = float(ref.std())
-        return float((signal[inside].mean() - ref.mean()) / sd) if sd > 0 else 0.0
-
-    ml = cue(acc[:, ML], settings.ml_window)
-    if gyr is None:
-        z = settings.weight_acc_only * ml
-    else:
-        w = settings.weights_gyr
-        z = (
-            w[0] * cue(gyr[:, AP], settings.roll_window)
-            + w[1] * cue(gyr[:, V], settings.yaw_window)
-            + w[2] * ml
-        )
-    return float(1.0 / (1.0 + np.exp(-z)))
+    if gyr is None and step_s < settings.acc_only_min_step_s:
+        return 0.5
+    cues = step_cues(t_s, acc, gyr, t_ic_s, step_s, settings)
+    weights = np.asarray(settings.weights_acc_only if gyr is None else settings.weights_gyr)
+    return float(1.0 / (1.0 + np.exp(-float(cues @ weights))))
 
 
 def posterior_right(p_right: FloatArray, alternation: FloatArray) -> FloatArray:
@@ -155,15 +217,28 @@ class SideStage:
         self._has_gyr: bool | None = None
         self._start = 0
         self._started = False
-        self._steps: list[_Step] = []
-        self._next_commit = 0
-        self._committed: list[StepSide] = []
+        self._steps: deque[_Step] = deque()
+        """Steps from ``history_steps`` before the next to commit on (older ones are forgotten)."""
+        self._n_committed_kept = 0
+        """How many of ``_steps`` are already committed (kept as the HMM's history)."""
+        self._last: _Step | None = None
+        self._recent_t: deque[float] = deque(maxlen=self.settings.median_of_steps)
 
     @property
     def look_ahead_s(self) -> float:
-        """Worst case: ``look_ahead_steps`` of the longest step plus the evidence span (``T``) of the last."""
+        """Worst case: ``look_ahead_steps`` of the longest step plus the evidence span after the last."""
         s = self.settings
-        return (s.look_ahead_steps + 1.0) * s.max_step_s
+        return (s.look_ahead_steps + 2.0 * s.stride_windows) * s.max_step_s
+
+    @property
+    def held_samples(self) -> int:
+        """Samples held for pending evidence windows (bounded: the memory does not grow with the stream)."""
+        return int(self._t.shape[0])
+
+    @property
+    def held_steps(self) -> int:
+        """Steps held: the HMM history plus those waiting for evidence or look-ahead (bounded)."""
+        return len(self._steps)
 
     def update(self, block: BodyBlock, ic_indices: Sequence[int] | np.ndarray = ()) -> list[StepSide]:
         self._append(block)
@@ -203,7 +278,7 @@ class SideStage:
     def _add_contacts(self, ics: np.ndarray) -> None:
         s = self.settings
         for index in ics.tolist():
-            last = self._steps[-1].index if self._steps else None
+            last = self._last.index if self._last is not None else None
             if last is not None and index <= last:
                 raise InputError(
                     "initial contacts must increase", expected=f"an index after {last}", found=str(index)
@@ -217,33 +292,39 @@ class SideStage:
             t_ic = float(self._t[index - self._start])
             step_s = s.default_step_s
             alternation = 0.5
-            if self._steps:
-                recent = np.array([st.t_s for st in self._steps[-s.median_of_steps :]] + [t_ic])
-                intervals = np.diff(recent)
+            ok = np.empty(0)
+            if self._recent_t:
+                intervals = np.diff(np.array([*self._recent_t, t_ic]))
                 ok = intervals[(intervals >= s.min_step_s) & (intervals <= s.max_step_s)]
                 if ok.size:
                     step_s = float(np.median(ok))
                 gap = intervals[-1]
                 if s.min_step_s <= gap <= s.gap_factor * step_s:
                     alternation = s.alternation_prob
-            self._steps.append(_Step(index, step_s, t_ic, None, alternation))
+            self._recent_t.append(t_ic)
+            self._last = _Step(index, step_s, t_ic, alternation, bool(ok.size))
+            self._steps.append(self._last)
 
     def _evaluate(self, final: bool) -> None:
-        """Evidence for each step whose samples up to the end of its windows have arrived."""
+        """Evidence for each step whose samples up to the end of its window have arrived; then forget the
+        samples no pending or future window can reach."""
         s = self.settings
-        t_end = self._t[-1] if len(self._t) else -np.inf
-        reach = max(s.roll_window[1], s.yaw_window[1], s.ml_window[1], 1.0)  # the reference spans ± T
-        for st in self._steps:
+        t_end = float(self._t[-1]) if len(self._t) else -np.inf
+        reach = 2.0 * s.stride_windows
+        pending_t = t_end
+        for st in list(self._steps)[self._n_committed_kept :]:
             if st.p_right is not None:
                 continue
             if not final and t_end < st.t_s + reach * st.step_s:
+                pending_t = st.t_s
                 break
-            st.p_right = step_evidence(self._t, self._acc, self._gyr, st.t_s, st.step_s, s)
-        keep_from = self._next_commit - s.history_steps
-        oldest = self._steps[max(0, keep_from)].t_s if self._steps[max(0, keep_from) :] else t_end
-        pending_first = next((st.t_s for st in self._steps if st.p_right is None), t_end)
-        horizon = min(oldest, pending_first) - 2 * s.max_step_s
-        drop = int(np.searchsorted(self._t, horizon))
+            if self._gyr is None and not st.measured:
+                st.p_right = 0.5  # the cadence gate of acc-only evidence needs a measured step time
+            else:
+                st.p_right = step_evidence(self._t, self._acc, self._gyr, st.t_s, st.step_s, s)
+        # a contact still to come may lie up to max_step_s back; its window reaches reach · max_step_s before
+        horizon = min(pending_t, t_end - s.max_step_s) - reach * s.max_step_s
+        drop = int(np.searchsorted(self._t, horizon)) if np.isfinite(horizon) else 0
         if drop > 0:
             self._t, self._acc = self._t[drop:], self._acc[drop:]
             if self._gyr is not None:
@@ -252,19 +333,24 @@ class SideStage:
 
     def _commit(self, final: bool) -> list[StepSide]:
         s = self.settings
-        ready = [st.p_right is not None for st in self._steps]
+        steps = list(self._steps)
+        ready = [st.p_right is not None for st in steps]
         n_ready = ready.index(False) if False in ready else len(ready)
         out: list[StepSide] = []
-        while self._next_commit < n_ready and (final or self._next_commit + s.look_ahead_steps < n_ready):
-            i = self._next_commit
+        i = self._n_committed_kept
+        while i < n_ready and (final or i + s.look_ahead_steps < n_ready):
             lo, hi = max(0, i - s.history_steps), min(n_ready, i + s.look_ahead_steps + 1)
-            run = self._steps[lo:hi]
+            run = steps[lo:hi]
             p = np.array([st.p_right for st in run], dtype=np.float64)
             alt = np.array([st.alternation for st in run])
             post = float(posterior_right(p, alt)[i - lo])
             conf = max(post, 1.0 - post)
             side = "?" if conf < s.unsure_below else ("R" if post >= 0.5 else "L")
-            st = self._steps[i]
+            st = steps[i]
             out.append(StepSide(st.index, st.t_s, side, post, conf, float(st.p_right or 0.5)))
-            self._next_commit += 1
+            i += 1
+        forget = max(0, i - s.history_steps)
+        for _ in range(forget):
+            self._steps.popleft()
+        self._n_committed_kept = i - forget
         return out

@@ -12,12 +12,20 @@ from imu.gait.body_block import BodyBlock
 from imu.gait.sides import SideStage, StepSide, posterior_right
 from tests.gait.test_frame import RATE_HZ, synthetic_run
 
-TEST_SPLIT_CORRECT_PCT = 96.0
-"""Regression floor for voisard subjects 6–9, frame found automatically, true contacts (see the test)."""
+MARGIN_PCT = 0.7
+"""Room below the measured test-split figures for numerical drift (≈ 6 of 828 steps), not for tuning."""
+TEST_SPLIT_MEASURED_PCT = {
+    # (condition, steps, figure): measured by ``python -m benchmarks.accuracy.sides`` on subjects 6–9
+    ("auto", "all", "correct_pct"): 97.22,
+    ("auto", "all", "correct_of_sure_pct"): 99.75,
+    ("auto", "in_trial", "correct_pct"): 99.24,
+    ("auto_acc_only", "all", "correct_pct"): 74.03,
+    ("auto_acc_only", "all", "correct_of_sure_pct"): 96.84,
+}
 
 
-def body_and_contacts(seconds: float, seed: int = 0, gyro: bool = True):
-    t, acc, gyr, ics, sides = synthetic_run(seconds, seed=seed)
+def body_and_contacts(seconds: float, seed: int = 0, gyro: bool = True, step_s: float = 0.35):
+    t, acc, gyr, ics, sides = synthetic_run(seconds, step_s=step_s, seed=seed)
     body = BodyBlock(t, acc, gyr if gyro else None)
     idx = np.searchsorted(t, ics)
     keep = idx < len(t)
@@ -29,14 +37,37 @@ def run_all(body: BodyBlock, ics: np.ndarray) -> list[StepSide]:
     return stage.update(body, ics) + stage.flush()
 
 
-@pytest.mark.parametrize("gyro", [True, False])
-def test_synthetic_sides_recovered(gyro: bool) -> None:
-    body, ics, sides = body_and_contacts(20.0, gyro=gyro)
+@pytest.mark.parametrize(("gyro", "step_s"), [(True, 0.35), (True, 0.55), (False, 0.55)])
+def test_synthetic_sides_recovered(gyro: bool, step_s: float) -> None:
+    body, ics, sides = body_and_contacts(20.0, gyro=gyro, step_s=step_s)
     out = run_all(body, ics)
     assert [s.index for s in out] == ics.tolist()
     labelled = [(s.side, truth) for s, truth in zip(out, sides, strict=True)]
     assert sum(a == b for a, b in labelled) >= len(labelled) - 2  # the first steps may be unsure
     assert all(a in (b, "?") for a, b in labelled)
+
+
+def test_acc_only_running_is_unsure() -> None:
+    """Without a gyroscope the ml-acceleration cue is validated on walking only: running steps get "?"."""
+    body, ics, _ = body_and_contacts(20.0, gyro=False, step_s=0.35)
+    out = run_all(body, ics)
+    assert out and all(s.side == "?" and s.evidence_p_right == 0.5 for s in out)
+
+
+def test_memory_is_bounded() -> None:
+    """A long stream keeps only the HMM window of steps and the pending evidence windows of samples."""
+    body, ics, _ = body_and_contacts(600.0, seed=1)
+    stage = SideStage(RATE_HZ)
+    s = stage.settings
+    max_samples = (2 * 2 * s.stride_windows + 2) * s.max_step_s * RATE_HZ + 200
+    max_steps = s.history_steps + s.look_ahead_steps + 2 * 2 * s.stride_windows * s.max_step_s / 0.35 + 3
+    n = 0
+    for chunk in body.chunks([100] * (len(body) // 100)):
+        n += len(stage.update(chunk, ics[(ics >= chunk.start_index) & (ics < chunk.stop_index)]))
+        assert stage.held_samples <= max_samples
+        assert stage.held_steps <= max_steps
+    n += len(stage.flush())
+    assert n == len(ics)
 
 
 def test_no_evidence_is_unsure_not_guessed() -> None:
@@ -90,17 +121,30 @@ def test_streaming_equals_batch(sizes: list[int], seed: int) -> None:
 
 @pytest.mark.realdata
 def test_voisard_test_split_accuracy(shared_data) -> None:
-    """Regression: test subjects 6–9, automatic frame, true contacts. Measured 96.4 % (828 steps) before the
-    floor was set; the floor leaves ~1 point of margin for numerical drift, not for tuning."""
-    from benchmarks.accuracy.sides import VOISARD, body_of, score, sides_of, truth_steps, voisard_trials
+    """Regression: test subjects 6–9, automatic frame, true contacts, with and without the gyroscope; each
+    floor is the figure measured on the test split minus ``MARGIN_PCT`` (the weights were fitted on
+    subjects 1–5 only)."""
+    from benchmarks.accuracy.sides import (
+        VOISARD,
+        body_of,
+        in_trial,
+        score,
+        sides_of,
+        summarise,
+        truth_steps,
+        voisard_trials,
+    )
 
     trials = [tr for tr in voisard_trials(shared_data / VOISARD) if int(tr[0].split("-")[0]) >= 6]
-    n = correct = 0
+    counts: dict[tuple[str, str], list[dict[str, int]]] = {}
     for _, rec in trials:
-        body, _ = body_of(rec, None)
         ic, side = truth_steps(rec)
-        c = score(sides_of(body, ic, rec.rate_hz), side)
-        n += c["n"]
-        correct += c["correct"]
-    assert n == 828
-    assert 100 * correct / n >= TEST_SPLIT_CORRECT_PCT - 1.0
+        inside = in_trial(rec, ic)
+        for cond in ("auto", "auto_acc_only"):
+            body, _ = body_of(rec, None, gyro=cond == "auto")
+            found = sides_of(body, ic, rec.rate_hz)
+            counts.setdefault((cond, "all"), []).append(score(found, side))
+            counts.setdefault((cond, "in_trial"), []).append(score(found, side, inside))
+    assert summarise(counts[("auto", "all")])["steps"] == 828
+    for (cond, subset, figure), measured in TEST_SPLIT_MEASURED_PCT.items():
+        assert summarise(counts[(cond, subset)])[figure] >= measured - MARGIN_PCT, (cond, subset, figure)
