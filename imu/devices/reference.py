@@ -163,12 +163,24 @@ def encode_packets(
     return packets
 
 
+CHANNEL_DATA: Final = 0
+"""``decode(..., channel=CHANNEL_DATA)``: a notification of the data characteristic."""
+CHANNEL_CONTROL: Final = 1
+"""``decode(..., channel=CHANNEL_CONTROL)``: a response notified on the control characteristic."""
+
+
 class ReferenceDecoder:
-    """Decoder for reference data packets: one packet per notification, stateless (``channel`` unused)."""
+    """Decoder for reference data packets: one packet per notification, stateless.
+
+    Control responses (channel :data:`CHANNEL_CONTROL`) are checked and yield no samples.
+    """
 
     protocol: ClassVar[str] = "reference"
 
-    def decode(self, payload: bytes, channel: int = 0) -> list[SensorFrame]:
+    def decode(self, payload: bytes, channel: int = CHANNEL_DATA) -> list[SensorFrame]:
+        if channel == CHANNEL_CONTROL:
+            decode_response(payload)
+            return []
         if len(payload) < HEADER_SIZE:
             raise DecodeError(
                 "reference packet shorter than its header",

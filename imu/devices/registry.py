@@ -22,15 +22,22 @@ def _reference(settings: Mapping[str, Any]) -> Decoder:
 
 
 def _polar_pmd(settings: Mapping[str, Any]) -> Decoder:
+    """ACC alone, or ACC + GYRO merged onto the ACC times when the settings name a ``gyr_rate_hz``."""
     from imu.devices.polar_pmd import PolarPmdDecoder
 
     rate_hz = float(settings.get("rate_hz", 52.0))
-    return PolarPmdDecoder(
+    gyr_rate_hz = settings.get("gyr_rate_hz")
+    decoder = PolarPmdDecoder(
         acc_rate_hz=float(settings.get("acc_rate_hz", rate_hz)),
-        gyr_rate_hz=float(settings.get("gyr_rate_hz", rate_hz)),
+        gyr_rate_hz=float(gyr_rate_hz or rate_hz),
         acc_factor=float(settings.get("acc_factor", 1.0)),
         gyr_factor=float(settings.get("gyr_factor", 1.0)),
     )
+    if gyr_rate_hz is None:
+        return decoder
+    from imu.link.merge import AccGyrMerger
+
+    return AccGyrMerger(decoder)
 
 
 def _movesense_gsp(settings: Mapping[str, Any]) -> Decoder:

@@ -63,6 +63,11 @@ TRUTH_DIR: Final = "truth"
 STATUSES: Final = ("recording", "closed", "recovered")
 _TRUTH_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _GAP_COLUMNS: Final = ("index", "t_start_s", "t_end_s", "missing_samples")
+LINK_EVENT_CHANNEL: Final = 255
+"""Raw-log channel of the link's own events (``connected``, ``disconnected``: ASCII), not device bytes.
+
+The stream restarted there, so the clock places what follows after a gap (``DeviceClock.restart``) and the
+decoder drops any half-received message (its ``reset()``, where it has one)."""
 
 
 def _utc_iso(moment: datetime | None = None) -> str:
@@ -128,6 +133,12 @@ def _rebuild(folder: Path, meta: Mapping[str, Any]) -> _Rebuilt:
 
     def notifications() -> Iterator[tuple[list[SensorFrame], int]]:
         for record in iter_raw_log(folder / RAW_FILE, raw):
+            if record.channel == LINK_EVENT_CHANNEL:  # feed() consumes lazily: this lands between frames
+                clock.restart()
+                reset = getattr(decoder, "reset", None)
+                if callable(reset):
+                    reset()
+                continue
             try:
                 yield decoder.decode(record.payload, record.channel), record.host_time_ns
             except DecodeError as exc:

@@ -82,6 +82,7 @@ class DeviceClock:
         self._gaps: list[Gap] = []
         self._envelope: dict[tuple[int, int], tuple[float, float]] = {}  # (epoch, window) -> (t_s, offset_s)
         self._pending: list[tuple[float, float, SensorFrame]] = []  # (t_end_s, step_s, frame)
+        self._restarted = False  # set by restart(): the next frame is placed after a gap
 
     # -------------------------------------------------------------------------------------- public
     def update(self, frames: Iterable[SensorFrame], host_time_ns: int) -> SampleBlock:
@@ -96,6 +97,17 @@ class DeviceClock:
             for frame in frames:
                 self._place(frame, host_time_ns)
         return self._emit()
+
+    def restart(self) -> None:
+        """The stream was restarted (a reconnect, or a new START): the next frame lies after a gap.
+
+        Sequence numbers restart with a new stream, so the last one is forgotten (no bogus loss count).
+        Frames with a device timestamp then show the gap by their device time as usual; frames without one
+        are placed after the host time elapsed since the last frame (at least their own length), so the
+        time spent disconnected is never closed up by counting samples.
+        """
+        self._last_seq = None
+        self._restarted = True
 
     @property
     def gaps(self) -> list[Gap]:
@@ -169,7 +181,12 @@ class DeviceClock:
                 self._drop(duplicate=seq_delta == 0)
                 return
             last = self._last_device_s
-            device_s = (n - 1) * period_s if last is None else last + (lost * n + n) * period_s
+            if last is None:
+                device_s = (n - 1) * period_s
+            elif self._restarted:  # no device time: the host measures how long the stream was away
+                device_s = last + max(host_s - self._last_host_s, n * period_s + GAP_FACTOR * period_s)
+            else:
+                device_s = last + (lost * n + n) * period_s
 
         if self._last_device_s is None:  # first frame: session time 0 is its first sample
             self._origin_s = device_s - (n - 1) * period_s
@@ -215,6 +232,7 @@ class DeviceClock:
             self._gaps.append(Gap(self._next_index, self._t_last_s, t_first_s, missing))
             self._missing += missing
         self._pending.append((t_end_s, step_s, frame))
+        self._restarted = False
         self._lost += lost
         self._packets += 1
         self._next_index += n

@@ -215,7 +215,8 @@ def test_undecodable_notifications_are_counted_and_skipped(tmp_path: Path) -> No
         for k, packet in enumerate(packets):
             writer.append(packet, _host_ns(k))
             if k == 4:
-                writer.append(b"\x80\x01\x00", _host_ns(k), channel=1)  # a control response
+                writer.append(b"\x80\x01\x00", _host_ns(k), channel=1)  # a control response: no samples
+                writer.append(b"\x01\x02\x03", _host_ns(k))  # a data packet cut short: undecodable
     report = recover_session(folder)
     assert report.decode_errors == 1
     assert report.samples == 10 * PER_PACKET
