@@ -46,6 +46,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return run_simulate(args)
 
 
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from imu.link.cli import run_scan
+
+    return run_scan(args)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from imu.link.cli import run_record
+
+    return run_record(args)
+
+
+def _add_record_arguments(p: argparse.ArgumentParser) -> None:
+    from imu.link.cli import add_record_arguments
+
+    add_record_arguments(p)
+
+
 def _add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     from imu.sim.cli import add_simulate_arguments
 
@@ -69,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recover", help="rebuild a session's samples from its raw log (after a crash)")
     p.add_argument("session", metavar="SESSION_DIR")
     p.set_defaults(handler=_cmd_recover)
+
+    p = sub.add_parser("scan", help="nearby supported sensors")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to listen (default 5)")
+    p.set_defaults(handler=_cmd_scan)
+
+    p = sub.add_parser("record", help="record a sensor (or a virtual one) into a session folder")
+    _add_record_arguments(p)
+    p.set_defaults(handler=_cmd_record)
 
     p = sub.add_parser("simulate", help="write a simulated run (with ground truth) as a session")
     _add_simulate_arguments(p)
