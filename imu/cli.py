@@ -32,6 +32,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from imu.analyze import run_analyze
+
+    return run_analyze(args)
+
+
 def _cmd_recover(args: argparse.Namespace) -> int:
     from imu.io.session import recover_session
 
@@ -70,6 +76,12 @@ def _add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     add_simulate_arguments(p)
 
 
+def _add_analyze_arguments(p: argparse.ArgumentParser) -> None:
+    from imu.analyze import add_analyze_arguments
+
+    add_analyze_arguments(p)
+
+
 # ---------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -83,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="what a recording holds (duration, rates, channels, gaps)")
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_SESSION")
     p.set_defaults(handler=_cmd_info)
+
+    p = sub.add_parser("analyze", help="steps, strides, minutes and a summary per recording (CSV, Parquet)")
+    _add_analyze_arguments(p)
+    p.set_defaults(handler=_cmd_analyze)
 
     p = sub.add_parser("recover", help="rebuild a session's samples from its raw log (after a crash)")
     p.add_argument("session", metavar="SESSION_DIR")

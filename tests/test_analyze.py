@@ -1,0 +1,228 @@
+"""``imu analyze``: the research contract on bundled, simulated, shared and broken recordings."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from imu.aggregates import MINUTE_COLUMNS, STEP_COLUMNS, relative_difference_pct
+from imu.analyze import analyze_recording, clipped_samples
+from imu.cli import main
+from imu.constants import STANDARD_GRAVITY_MS2
+from imu.errors import InputError
+from imu.samples import Recording, SampleBlock
+from imu.sim.gait_model import FatigueSettings
+from imu.sim.runner import RunnerSettings, SimulatedRun, simulate_run
+from imu.sim.sensor import SensorSettings
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED_RUN = REPO / "recordings" / "simulated_fatigue_run"
+BUNDLED_ALCANTARA = REPO / "recordings" / "alcantara2022_sacral_running" / "Accelerometer_one_sub.csv"
+OUTPUTS = ("steps.csv", "strides.csv", "minutes.csv", "summary.json", "steps.parquet", "minutes.parquet")
+
+
+@cache
+def sim(minutes: float = 1.5, seed: int = 11) -> SimulatedRun:
+    return simulate_run(RunnerSettings(minutes=minutes, seed=seed))
+
+
+def write_csv(path: Path, block: SampleBlock) -> Path:
+    block.to_frame().to_csv(path, index=False)
+    return path
+
+
+def check_contract(folder: Path) -> dict:
+    for name in OUTPUTS:
+        assert (folder / name).is_file(), name
+    steps = pd.read_csv(folder / "steps.csv")
+    minutes = pd.read_csv(folder / "minutes.csv")
+    assert list(steps.columns) == list(STEP_COLUMNS) and list(minutes.columns) == list(MINUTE_COLUMNS)
+    parquet = pd.read_parquet(folder / "steps.parquet")
+    for column, dtype in STEP_COLUMNS.items():
+        found = parquet[column].dtype
+        assert pd.api.types.is_string_dtype(found) if dtype == "object" else str(found) == dtype, column
+    summary: dict = json.loads((folder / "summary.json").read_text())
+    assert summary["software"]["name"] == "imu" and "not_computed" in summary
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------- the contract
+def test_cli_on_the_bundled_simulated_session(tmp_path: Path) -> None:
+    assert main(["analyze", str(BUNDLED_RUN), "--out", str(tmp_path), "--to", "150"]) == 0
+    summary = check_contract(tmp_path)
+    steps = pd.read_csv(tmp_path / "steps.csv")
+    minutes = pd.read_csv(tmp_path / "minutes.csv")
+    assert summary["not_computed"] == {} and summary["input"]["has_gyr"]
+    assert 150 < summary["cadence_spm"] < 190 and 0.15 < summary["contact_time_s"] < 0.35
+    assert steps["impact_g"].between(1.2, 6.0).all() and steps["side"].isin(["L", "R", "?"]).all()
+    assert minutes["t_start_s"].tolist() == [0.0, 60.0, 120.0]
+    assert minutes["tilt_rom_deg"].notna().all() and (minutes["n_steps"] > 0).all()
+
+
+def test_cli_on_all_bundled_alcantara_trials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(BUNDLED_ALCANTARA), "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "pelvis angles: need a gyroscope" in err and "no mediolateral axis" in err
+    folders = sorted(p for p in tmp_path.iterdir() if p.name.startswith("Accelerometer_one_sub_"))
+    assert len(folders) == 31
+    for folder in folders:
+        summary = check_contract(folder)
+        assert summary["n_running_steps"] >= 10 and "pelvis angles" in summary["not_computed"]
+    dataset = pd.read_parquet(tmp_path / "dataset" / "steps")
+    assert dataset["recording"].nunique() == 31 and (dataset["side"] == "?").all()
+    assert len(pd.read_csv(tmp_path / "recordings.csv")) == 31
+
+
+def test_acceleration_only_csv_says_what_it_could_not_compute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s = sim().samples
+    path = write_csv(tmp_path / "run.csv", SampleBlock(s.t_s, s.acc, None))
+    assert main(["analyze", str(path), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pelvis angles" in err[0] and "sides: from acceleration alone" in err[0]
+    summary = check_contract(tmp_path / "out")
+    assert summary["n_running_steps"] > 100 and summary["tilt_rom_deg"] is None
+
+
+def test_stated_mounting_is_used(tmp_path: Path) -> None:
+    rec = Recording.from_samples(sim().samples, "sim")
+    assert (
+        main(
+            [
+                "analyze",
+                str(BUNDLED_ALCANTARA) + "#2",
+                "--out",
+                str(tmp_path),
+                "--mounting",
+                "up=+x,forward=+y",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "summary.json").read_text())["frame"]["mounting"] == "stated"
+    assert analyze_recording(rec).summary["frame"]["mounting"] == "found from the data"
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+def test_nan_rows_become_gaps_and_are_counted() -> None:
+    s = sim().samples
+    acc = s.acc.copy()
+    acc[5000:5010] = np.nan
+    acc[9000, 1] = np.inf
+    analysis = analyze_recording(Recording.from_samples(SampleBlock(s.t_s, acc, s.gyr), "nan"))
+    assert analysis.summary["input"]["n_nonfinite_rows_dropped"] == 11
+    assert analysis.summary["n_running_steps"] > 100 and np.isfinite(analysis.steps["impact_g"]).all()
+
+
+def test_low_rate_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t = np.arange(0, 30, 1 / 25)
+    acc = np.tile([0.0, 0.0, STANDARD_GRAVITY_MS2], (t.size, 1))
+    path = write_csv(tmp_path / "slow.csv", SampleBlock(t, acc, None))
+    assert main(["analyze", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "at least 50 Hz" in err and "25 Hz" in err
+
+
+def test_no_running_gives_header_only_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 60, 1 / 100)
+    acc = rng.normal(0, 0.3, (t.size, 3)) + np.array([0.0, 0.0, STANDARD_GRAVITY_MS2])  # shaken on a table
+    path = write_csv(tmp_path / "still.csv", SampleBlock(t, acc, rng.normal(0, 1, (t.size, 3))))
+    assert main(["analyze", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert "no running found" in capsys.readouterr().err
+    summary = check_contract(tmp_path / "out")
+    assert (
+        pd.read_csv(tmp_path / "out" / "steps.csv").empty
+        and pd.read_csv(tmp_path / "out" / "minutes.csv").empty
+    )
+    assert summary["cadence_spm"] is None and "running figures" in summary["not_computed"]
+
+
+def test_clipping_at_the_sensor_range_is_flagged() -> None:
+    run = simulate_run(
+        RunnerSettings(minutes=1.0, seed=12, mounting="upright", sensor=SensorSettings(acc_range_g=2.5))
+    )
+    clipped = clipped_samples(run.samples.acc)
+    assert clipped.any()
+    analysis = analyze_recording(Recording.from_samples(run.samples, "clipped"))
+    steps = analysis.steps
+    flagged = steps["impact_clipped"]
+    assert flagged.mean() > 0.2  # the steps whose peak reached 2.5 g on the sensor's vertical-most axis
+    assert steps.loc[flagged, "impact_g"].min() > steps.loc[~flagged, "impact_g"].median()
+    assert "clipped impacts" in analysis.summary["not_computed"]
+    assert not clipped_samples(sim().samples.acc).any()
+
+
+def test_one_bad_input_among_several(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t_s,acc_x\n0,1\n")
+    assert main(["analyze", str(BUNDLED_ALCANTARA) + "#1", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "bad" in capsys.readouterr().err
+    lines = pd.read_csv(tmp_path / "out" / "recordings.csv")
+    assert lines["status"].str.startswith("error").tolist() == [False, True]
+    assert (tmp_path / "out" / "Accelerometer_one_sub_1" / "steps.csv").is_file()
+
+
+def test_a_window_outside_the_recording_is_refused() -> None:
+    with pytest.raises(InputError, match="--from"):
+        analyze_recording(Recording.from_samples(sim().samples, "sim"), from_s=1e4)
+
+
+# ---------------------------------------------------------------------------------------------- asymmetry
+def truth_asymmetry_per_minute(run: SimulatedRun) -> pd.Series:
+    truth = run.steps
+    prev, cur = truth.iloc[:-1].reset_index(drop=True), truth.iloc[1:].reset_index(drop=True)
+    left_first = (prev["side"] == "L").to_numpy()
+    a, b = prev["impact_g"].to_numpy(), cur["impact_g"].to_numpy()
+    pairs = relative_difference_pct(np.where(left_first, a, b), np.where(left_first, b, a))
+    return pd.Series(pairs).groupby((cur["t_ic_s"] // 60).astype(int).to_numpy()).mean()
+
+
+@pytest.mark.parametrize(("seed", "asymmetry_pct"), [(4242, 12.0), (4343, -8.0)])
+def test_impact_asymmetry_on_the_simulated_runner(seed: int, asymmetry_pct: float) -> None:
+    """Injected asymmetry ramps from 0 to the given value; each full minute within 2 percentage points."""
+    run = simulate_run(
+        RunnerSettings(minutes=4.0, seed=seed, fatigue=FatigueSettings(asymmetry_pct=asymmetry_pct))
+    )
+    minutes = analyze_recording(Recording.from_samples(run.samples, "sim")).minutes
+    truth = truth_asymmetry_per_minute(run)
+    full = minutes[minutes["running_s"] > 50]
+    error = (
+        full["impact_asymmetry_pct"].to_numpy() - truth.loc[(full["t_start_s"] // 60).astype(int)].to_numpy()
+    )
+    assert len(full) >= 3 and (full["n_pairs"] > 100).all()
+    assert np.all(np.abs(error) < 2.0), error
+
+
+# ---------------------------------------------------------------------------------------------- shared data
+SHARED_FILES = (
+    "alcantara2022_sacral_running_grf/data/Accelerometer_one_sub.csv#5",
+    "alcantara2022_sacral_running_grf/data/Sample_test_data.csv",
+    "voisard2023_L5_walking_subjects01-09/GaitData/2-3_lb.txt",
+    "sisfall_waist_walk_jog_subset/SisFall_D01-D04_SA01-SA11_SE01-SE07.tar.xz#D03_SA01_R01.txt",
+    "extras_lumbar_format_samples/gaitpy/demo_data.csv",
+    "extras_lumbar_format_samples/skdh/gnactv_sample.bin",
+    "extras_lumbar_format_samples/skdh/gait_input.npz",
+    "extras_lumbar_format_samples/skdh/ax6_sample.cwa",
+    "extras_lumbar_format_samples/skdh/ax3_sample.cwa",
+)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", SHARED_FILES)
+def test_every_shared_format_meets_the_contract(shared_data: Path, tmp_path: Path, name: str) -> None:
+    assert main(["analyze", str(shared_data / name), "--out", str(tmp_path), "--to", "120"]) == 0
+    check_contract(tmp_path)
+
+
+@pytest.mark.realdata
+def test_sisfall_jogging_cadence(shared_data: Path, tmp_path: Path) -> None:
+    assert main(["analyze", str(shared_data / SHARED_FILES[3]), "--out", str(tmp_path)]) == 0
+    summary = check_contract(tmp_path)
+    assert summary["n_running_steps"] > 150 and 140 < summary["cadence_spm"] < 200
