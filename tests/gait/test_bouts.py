@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from imu.errors import InputError
 from imu.gait.body_block import BodyBlock
-from imu.gait.bouts import OTHER, RUNNING, WALKING, ActivityBouts, BoutTable, within_bouts
+from imu.gait.bouts import OTHER, RUNNING, WALKING, ActivityBouts, BoutSettings, BoutTable, within_bouts
 from imu.gait.contact_table import ContactTable
 from imu.gait.running import RunningContacts
+from imu.gait.walking import WalkingContacts
 from tests.gait._signals import running_block, walking_block
 
 RATE_HZ = 200.0
@@ -58,15 +59,43 @@ def test_stand_walk_run_stand_in_order_and_covering_the_stream() -> None:
     assert found.start_t_s[2] == pytest.approx(run_start_s, abs=1.0)
 
 
-def test_a_gap_ends_the_bout_and_the_next_one_keeps_its_kind() -> None:
-    block = STITCHED
-    t = block.t_s.copy()
+def with_hole(block: BodyBlock, at: int, lost: int) -> BodyBlock:
+    """``block`` with samples ``[at, at + lost)`` lost: the rest keep their real time stamps."""
+    keep = np.r_[0:at, at + lost : len(block)]
+    return BodyBlock(block.t_s[keep], block.acc[keep], None, 0)
+
+
+def test_a_lost_packet_does_not_end_the_bout() -> None:
     cut = round(12 * RATE_HZ)  # inside the walk
-    t[cut:] += 0.1  # 20 lost samples
-    found = bouts(BodyBlock(t, block.acc, None, 0))
+    found = bouts(with_hole(STITCHED, cut, 1))
+    assert found.kind.tolist() == [OTHER, WALKING, RUNNING, OTHER]
+    assert not np.any(found.ends_at_gap[:-1])
+
+
+def test_the_longest_short_gap_does_not_end_the_bout_and_a_longer_one_does() -> None:
+    cut = round(12 * RATE_HZ)
+    short = round(BoutSettings().max_short_gap_s * RATE_HZ) - 1  # interval = max_short_gap_s
+    assert bouts(with_hole(STITCHED, cut, short)).kind.tolist() == [OTHER, WALKING, RUNNING, OTHER]
+    found = bouts(with_hole(STITCHED, cut, short + 1))
     k = int(np.searchsorted(found.end_index, cut, side="right"))
     assert found.end_index[k - 1] == cut and found.ends_at_gap[k - 1]
     assert found.start_index[k] == cut and found.kind[k - 1] == found.kind[k] == WALKING
+
+
+def test_step_times_survive_lost_packets_but_not_a_long_gap() -> None:
+    """Single lost samples every 0.5 s keep the step chain; a 3 s hole breaks it once."""
+    walk = walking_block(rate_hz=RATE_HZ, steps=40)[0]
+    lossy = np.ones(len(walk), dtype=bool)
+    lossy[round(2 * RATE_HZ) :: round(0.5 * RATE_HZ)] = False
+    gap_from, gap_to = round(12 * RATE_HZ), round(15 * RATE_HZ)
+    lossy[gap_from:gap_to] = False
+    block = BodyBlock(walk.t_s[lossy], walk.acc[lossy], None, 0)
+    found = bouts(block)
+    steps = ContactTable.concat([(stage := WalkingContacts(RATE_HZ)).update(block), stage.flush()])
+    kept = within_bouts(steps, found, WALKING)
+    assert len(kept) >= 30
+    blank = np.flatnonzero(np.isnan(kept.step_time_s))
+    assert blank.tolist() == [0, int(np.searchsorted(kept.ic_t_s, walk.t_s[gap_to]))]
 
 
 def test_a_long_gap_restarts_the_classification() -> None:
@@ -104,9 +133,8 @@ def test_look_ahead_is_fixed_and_documented() -> None:
 chunkings = st.lists(
     st.one_of(st.integers(0, 1), st.integers(0, 60), st.integers(0, 2000)), min_size=0, max_size=60
 )
-GAPPY = BodyBlock(
-    np.where(np.arange(len(STITCHED)) >= 3000, STITCHED.t_s + 0.05, STITCHED.t_s), STITCHED.acc, None, 0
-)
+# a lost packet (kept in the bout) and a 0.2 s hole (ends the bout, keeps the classification)
+GAPPY = with_hole(with_hole(STITCHED, 1500, 1), 3000, 40)
 
 
 @settings(max_examples=30, deadline=None)
@@ -139,7 +167,8 @@ def test_alcantara_is_running_throughout(shared_data: object) -> None:
 def test_sisfall_young_test_subjects(shared_data: object) -> None:
     from benchmarks.accuracy import bouts as bench
 
-    bench_sisfall = bench.sisfall()
+    test_subjects = {f"SA{i:02d}" for i in range(7, 12)} | {f"SE{i:02d}" for i in range(1, 8)}
+    bench_sisfall = bench.sisfall(subjects=test_subjects)
     young = bench_sisfall["test_young_SA07-SA11"]
     assert young["files"] == 20
     assert young["walking_window_accuracy_pct"] >= 97.0  # measured 98.89 − 1.9

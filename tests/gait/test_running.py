@@ -80,3 +80,15 @@ def test_alcantara_test_half_regression(shared_data: object) -> None:
     assert figures["to_median_abs_error_ms"] <= 8.5  # measured 7.09 + 1.4 ms
     assert figures["to_p95_abs_error_ms"] <= 31.0  # measured 28.2 + 2.8 ms
     assert figures["contact_time_mae_ms"] <= 11.5  # measured 10.09 + 1.4 ms
+
+
+def test_a_lost_sample_moves_no_contact_by_more_than_a_sample() -> None:
+    """One lost sample at an IC, in stance or in flight: events stay timed from the real time stamps."""
+    block, ic = running_block(rate_hz=200.0, steps=20)
+    base = detect(block, 200.0)
+    for at_s in (ic[5], ic[8] + 0.1, ic[11] + 0.27):
+        keep = np.setdiff1d(np.arange(len(block)), [round(at_s * 200.0)])
+        found = detect(BodyBlock(block.t_s[keep], block.acc[keep], None, 0), 200.0)
+        assert len(found) == len(base)
+        assert np.max(np.abs(found.ic_t_s - base.ic_t_s)) <= 1 / 200.0 + 1e-9
+        assert np.max(np.abs(found.to_t_s - base.to_t_s)) <= 1 / 200.0 + 1e-9

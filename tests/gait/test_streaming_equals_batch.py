@@ -47,8 +47,20 @@ def alcantara_block(shared: Path) -> BodyBlock:
     return as_body(load_recordings(f"{shared / ALCANTARA}#4")[0])
 
 
+@cache
+def voisard_block(shared: Path) -> BodyBlock:
+    """A walking trial with lost packets, in the body frame the frame stage finds (as the pipeline runs)."""
+    from benchmarks.accuracy.contacts import VOISARD, body_frame
+    from imu.io.load import load_recordings
+
+    return body_frame(load_recordings(shared / VOISARD / "6-1_lb.txt")[0])
+
+
 SYNTHETIC_RUN = running_block(rate_hz=200.0, steps=12)[0]
 SYNTHETIC_WALK = walking_block(steps=10)[0]
+_keep = np.setdiff1d(np.arange(len(SYNTHETIC_WALK)), [150, 151, 300, 420, 421, 422])
+LOSSY_WALK = BodyBlock(SYNTHETIC_WALK.t_s[_keep], SYNTHETIC_WALK.acc[_keep], None, 0)
+"""Lost samples: the time stamps keep the holes."""
 
 
 @settings(max_examples=40, deadline=None)
@@ -61,6 +73,14 @@ def test_running_synthetic(sizes: list[int]) -> None:
 @given(sizes=chunkings)
 def test_walking_synthetic(sizes: list[int]) -> None:
     check(lambda: WalkingContacts(100.0), SYNTHETIC_WALK, sizes)
+    check(lambda: WalkingContacts(100.0), LOSSY_WALK, sizes)
+
+
+@pytest.mark.realdata
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=chunkings)
+def test_walking_real_trial_in_the_found_body_frame(shared_data: Path, sizes: list[int]) -> None:
+    check(lambda: WalkingContacts(100.0), voisard_block(shared_data), sizes)
 
 
 @pytest.mark.realdata
