@@ -118,14 +118,16 @@ def read(path: Path) -> list[Recording]:
         return [_recording(_decode(path.read_bytes(), str(path)), str(path), path.name)]
     recordings = []
     try:
-        with tarfile.open(path, "r:xz") as tar:
-            trials = [m for m in tar.getmembers() if m.isfile() and _NAME.fullmatch(Path(m.name).name)]
-            members = sorted(trials, key=lambda m: m.name)
-            for m in members:
+        # one streaming pass: seeking back in an .xz archive decompresses again from its start
+        with tarfile.open(path, "r|xz") as tar:
+            for m in tar:
+                if not (m.isfile() and _NAME.fullmatch(Path(m.name).name)):
+                    continue
                 data = tar.extractfile(m)
                 if data is not None:
                     source = f"{path}#{m.name}"
                     recordings.append(_recording(_decode(data.read(), source), source, m.name))
+        recordings.sort(key=lambda r: r.source)
     except (tarfile.TarError, EOFError) as exc:
         raise InputError(
             "unreadable archive", expected="a complete .tar.xz", found=str(exc), where=path
