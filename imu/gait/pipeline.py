@@ -19,8 +19,9 @@ the selected contacts up to that *horizon*, so it runs a fixed delay behind the 
 
 Selection: running contacts in running bouts, walking contacts in walking bouts, none elsewhere. The first
 contact of each bout loses ``step_time_s``, ``cadence_spm`` and ``flight_time_s`` (they would reach back
-into another bout or across a gap; the bout stage ends a bout at every gap). ``bout`` numbers a step's bout
-as the row of the session's bout table (bouts of every kind counted, in time order).
+into another bout or across a hole: the bout stage ends a bout at every gap longer than a few lost
+packets). ``bout`` numbers a step's bout as the row of the session's bout table (bouts of every kind
+counted, in time order).
 
 Impact: ``impact_g`` is the peak of the *unfiltered* body-frame vertical acceleration from IC to toe-off
 (the contact stage's own figure is taken on its 20 Hz IC signal, which flattens a heel-strike transient of
