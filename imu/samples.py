@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,13 @@ FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
-class SampleBlock:
-    """A contiguous chunk of samples (see the module docstring for units and frames)."""
+class TimedBlock:
+    """Contiguous samples: ``t_s`` (N,), ``acc`` (N, 3), ``gyr`` (N, 3) or ``None``, ``start_index``.
+
+    The shared shape of :class:`SampleBlock` (sensor frame) and :class:`imu.gait.body_block.BodyBlock`
+    (body frame): validation at the boundary, slicing and chunking with absolute indices. The two are
+    separate types so a sensor-frame block can never reach a stage that assumes the vertical axis is known.
+    """
 
     t_s: FloatArray
     acc: FloatArray
@@ -71,6 +76,41 @@ class SampleBlock:
         object.__setattr__(self, "acc", acc)
         object.__setattr__(self, "gyr", gyr)
         object.__setattr__(self, "start_index", int(self.start_index))
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @property
+    def has_gyr(self) -> bool:
+        return self.gyr is not None
+
+    @property
+    def stop_index(self) -> int:
+        """Absolute index one past the block's last sample."""
+        return self.start_index + len(self)
+
+    def slice(self, start: int, stop: int) -> Self:
+        """Samples ``[start, stop)`` counted within this block."""
+        return type(self)(
+            self.t_s[start:stop],
+            self.acc[start:stop],
+            None if self.gyr is None else self.gyr[start:stop],
+            self.start_index + max(0, min(start, len(self))),
+        )
+
+    def chunks(self, sizes: Iterable[int]) -> Iterator[Self]:
+        """Cut into consecutive blocks of the given sizes (the rest as a last block)."""
+        i = 0
+        for size in sizes:
+            yield self.slice(i, i + size)
+            i += size
+        if i < len(self):
+            yield self.slice(i, len(self))
+
+
+@dataclass(frozen=True, eq=False)
+class SampleBlock(TimedBlock):
+    """A contiguous chunk of sensor-frame samples (see the module docstring for units and frames)."""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -126,36 +166,6 @@ class SampleBlock:
         )
 
     # ------------------------------------------------------------------ access
-    def __len__(self) -> int:
-        return int(self.t_s.shape[0])
-
-    @property
-    def has_gyr(self) -> bool:
-        return self.gyr is not None
-
-    @property
-    def stop_index(self) -> int:
-        """Absolute index one past the block's last sample."""
-        return self.start_index + len(self)
-
-    def slice(self, start: int, stop: int) -> SampleBlock:
-        """Samples ``[start, stop)`` counted within this block."""
-        return SampleBlock(
-            self.t_s[start:stop],
-            self.acc[start:stop],
-            None if self.gyr is None else self.gyr[start:stop],
-            self.start_index + max(0, min(start, len(self))),
-        )
-
-    def chunks(self, sizes: Iterable[int]) -> Iterator[SampleBlock]:
-        """Cut into consecutive blocks of the given sizes (the rest as a last block)."""
-        i = 0
-        for size in sizes:
-            yield self.slice(i, i + size)
-            i += size
-        if i < len(self):
-            yield self.slice(i, len(self))
-
     def to_frame(self) -> pd.DataFrame:
         data: dict[str, Any] = {TIME_COLUMN: self.t_s}
         for j, c in enumerate(SENSOR_ACC_COLUMNS):
