@@ -7,6 +7,13 @@ section of the previous results is kept as it was). ``--tune`` refits the side e
 tuning split and prints them (they are then written into :class:`imu.gait.sides.SideSettings` by hand);
 nothing is fitted on the test split.
 
+Two sides per step, both from :class:`imu.gait.sides.SideStage` and both reported: ``live`` (final within
+0.5 s of the contact: evidence window ``[-2T, +min(T, 0.5 s)]``, forward-only HMM over past steps; what
+the live dashboard shows) and ``smoothed`` (final after up to 6 s: window ``[-2T, +2T]``, forward–backward
+HMM with 3 future steps; what the research tables use). The body frame is the causal one of
+:class:`imu.gait.frame.BodyFrameStage` (no look-ahead: the first steps after a standing start are rotated
+with a frame whose forward axis is not known yet, and their sides are mostly unsure).
+
 - voisard2023 (walking, L5, 100 Hz, acc + gyr): tuning = subjects 1–5, test = subjects 6–9. Trials 4-1 and
   4-2 (left/right labels suspected swapped: both the roll and the yaw cue flip there) are left out of the
   tuning and reported separately as labelled; they are not in the test split. Steps = the ground-truth
@@ -140,11 +147,16 @@ def body_of(rec: Recording, mounting: Mounting | None, gyro: bool = True) -> tup
     return run_batch(stage, samples, concat_body), stage
 
 
+SIDE_KINDS = ("live", "smoothed")
+
+
 def sides_of(
     body: BodyBlock, ic: np.ndarray, rate_hz: float, settings: SideSettings | None = None
-) -> list[StepSide]:
-    stage = SideStage(rate_hz, settings)
-    return stage.update(body, ic) + stage.flush()
+) -> dict[str, list[StepSide]]:
+    """The live and the smoothed side of every contact (keys :data:`SIDE_KINDS`)."""
+    stage = SideStage(rate_hz, settings, smoothed=True)
+    live = stage.update(body, ic) + stage.flush()
+    return {"live": live, "smoothed": stage.take_smoothed()}
 
 
 def score(steps: list[StepSide], truth: Iterable[str], keep: np.ndarray | None = None) -> dict[str, int]:
@@ -232,48 +244,52 @@ def run_voisard(root: Path) -> dict[str, Any]:
         res: dict[str, Any] = {"trials": len(members)}
         per_trial: dict[str, Any] = {}
         for cond in ("auto", "mounting", "auto_acc_only"):
-            counts, counts_in, sign_ok = [], [], 0
-            misses: dict[str, int] = {}
-            per_subject: dict[str, list[dict[str, int]]] = {}
-            posts: list[float] = []
-            ok_post: list[bool] = []
+            counts: dict[str, list[dict[str, int]]] = {k: [] for k in SIDE_KINDS}
+            counts_in: dict[str, list[dict[str, int]]] = {k: [] for k in SIDE_KINDS}
+            misses: dict[str, dict[str, int]] = {k: {} for k in SIDE_KINDS}
+            per_subject: dict[str, dict[str, list[dict[str, int]]]] = {k: {} for k in SIDE_KINDS}
+            posts: dict[str, list[float]] = {k: [] for k in SIDE_KINDS}
+            ok_post: dict[str, list[bool]] = {k: [] for k in SIDE_KINDS}
+            sign_ok = 0
             for trial, rec in members:
                 ref = mounting_frame(rec)
                 body, stage = body_of(rec, ref if cond == "mounting" else None, gyro=cond != "auto_acc_only")
                 ic, side = truth_steps(rec)
                 inside = in_trial(rec, ic)
-                found = sides_of(body, ic, rec.rate_hz)
-                c = score(found, side)
-                counts.append(c)
-                counts_in.append(score(found, side, inside))
-                per_subject.setdefault(trial.split("-")[0], []).append(c)
-                for j, (st, truth) in enumerate(zip(found, side, strict=True)):
-                    posts.append(st.p_right)
-                    ok_post.append((st.p_right >= 0.5) == (truth == "R"))
-                    if st.side != truth:
-                        key = f"{miss_place(j, len(found), st.t_s, rec, bool(inside[j]))}_" + (
-                            "unsure" if st.side == "?" else "wrong"
-                        )
-                        misses[key] = misses.get(key, 0) + 1
+                both = sides_of(body, ic, rec.rate_hz)
+                for kind, found in both.items():
+                    c = score(found, side)
+                    counts[kind].append(c)
+                    counts_in[kind].append(score(found, side, inside))
+                    per_subject[kind].setdefault(trial.split("-")[0], []).append(c)
+                    for j, (st, truth) in enumerate(zip(found, side, strict=True)):
+                        posts[kind].append(st.p_right)
+                        ok_post[kind].append((st.p_right >= 0.5) == (truth == "R"))
+                        if st.side != truth:
+                            key = f"{miss_place(j, len(found), st.t_s, rec, bool(inside[j]))}_" + (
+                                "unsure" if st.side == "?" else "wrong"
+                            )
+                            misses[kind][key] = misses[kind].get(key, 0) + 1
                 ok = forward_sign_ok(stage, ref, int(ic[-1]))
                 sign_ok += ok
                 per_trial.setdefault(trial, {})[cond] = {
-                    **c,
+                    **{kind: score(found, side) for kind, found in both.items()},
                     "forward_sign_ok": ok,
                     "frame_confidence": round(stage.confidence_, 3),
                 }
-            res[cond] = {
-                "all": summarise(counts),
-                "in_trial": summarise(counts_in),
-                "misses": dict(sorted(misses.items())),
-                "per_subject_correct_pct": {
-                    k: summarise(v)["correct_pct"]
-                    for k, v in sorted(per_subject.items(), key=lambda kv: int(kv[0]))
-                },
-                "forward_sign_correct_trials": f"{sign_ok}/{len(members)}",
-            }
-            if name == "tune" and cond != "mounting":
-                res[cond]["reliability"] = reliability(posts, ok_post)
+            res[cond] = {"forward_sign_correct_trials": f"{sign_ok}/{len(members)}"}
+            for kind in SIDE_KINDS:
+                res[cond][kind] = {
+                    "all": summarise(counts[kind]),
+                    "in_trial": summarise(counts_in[kind]),
+                    "misses": dict(sorted(misses[kind].items())),
+                    "per_subject_correct_pct": {
+                        k: summarise(v)["correct_pct"]
+                        for k, v in sorted(per_subject[kind].items(), key=lambda kv: int(kv[0]))
+                    },
+                }
+                if name == "tune" and cond != "mounting":
+                    res[cond][kind]["reliability"] = reliability(posts[kind], ok_post[kind])
         res["per_trial"] = per_trial
         out[name] = res
     return out
@@ -361,17 +377,19 @@ def run_sim() -> dict[str, Any]:
         for gyro in (True, False):
             b = body if gyro else BodyBlock(body.t_s, body.acc, None, body.start_index)
             tag = "" if gyro else "_acc_only"
-            counts.setdefault("true_contacts" + tag, []).append(score(sides_of(b, ic, run.rate_hz), truth))
-            pairs = []
-            for st in sides_of(b, det_ic, run.rate_hz):
-                j = int(np.argmin(np.abs(t_true - st.t_s)))
-                if abs(t_true[j] - st.t_s) <= MATCH_TOLERANCE_S:
-                    pairs.append((st, steps["side"].iloc[j]))
-            if gyro:
-                matched += len(pairs)
-            counts.setdefault("detected_contacts" + tag, []).append(
-                score([p[0] for p in pairs], [p[1] for p in pairs])
-            )
+            for kind, found in sides_of(b, ic, run.rate_hz).items():
+                counts.setdefault(f"{kind}_true_contacts{tag}", []).append(score(found, truth))
+            for kind, found in sides_of(b, det_ic, run.rate_hz).items():
+                pairs = []
+                for st in found:
+                    j = int(np.argmin(np.abs(t_true - st.t_s)))
+                    if abs(t_true[j] - st.t_s) <= MATCH_TOLERANCE_S:
+                        pairs.append((st, steps["side"].iloc[j]))
+                if gyro and kind == "live":
+                    matched += len(pairs)
+                counts.setdefault(f"{kind}_detected_contacts{tag}", []).append(
+                    score([p[0] for p in pairs], [p[1] for p in pairs])
+                )
     return {
         "runs": len(SIM_SEEDS),
         "seeds": list(SIM_SEEDS),
@@ -408,33 +426,39 @@ def markdown(res: dict[str, Any]) -> str:
             "Steps: `all` labelled contacts, or those `in_trial` (inside TrialBoundaries). "
             "Unsure counts as not correct.",
             "",
-            "| split | condition | steps | correct % (95 % CI) | unsure % | correct of sure % (95 % CI) "
-            "| fwd sign |",
-            "|---|---|---|---|---|---|---|",
+            "`live`: final within 0.5 s of the contact (the live dashboard's `side`); `smoothed`: final "
+            "after up to 6 s (`side_smoothed`, what the research tables use).",
+            "",
+            "| split | condition | side | steps | correct % (95 % CI) | unsure % "
+            "| correct of sure % (95 % CI) | fwd sign |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for split, r in v.items():
             for cond in ("auto", "mounting", "auto_acc_only"):
                 for subset in ("all", "in_trial"):
-                    c = r[cond][subset]
-                    lines.append(
-                        f"| {split} | {cond} ({subset}) | {c['steps']} | {c['correct_pct']} "
-                        f"{c['correct_ci95_pct']} | {c['unsure_pct']} | {c['correct_of_sure_pct']} "
-                        f"{c['correct_of_sure_ci95_pct']} | {r[cond]['forward_sign_correct_trials']} |"
-                    )
+                    for kind in SIDE_KINDS:
+                        c = r[cond][kind][subset]
+                        lines.append(
+                            f"| {split} | {cond} ({subset}) | {kind} | {c['steps']} | {c['correct_pct']} "
+                            f"{c['correct_ci95_pct']} | {c['unsure_pct']} | {c['correct_of_sure_pct']} "
+                            f"{c['correct_of_sure_ci95_pct']} | {r[cond]['forward_sign_correct_trials']} |"
+                        )
         lines += ["", "Where the steps that are not correct lie (all labelled steps):", ""]
         for split, r in v.items():
             for cond in ("auto", "auto_acc_only"):
-                lines.append(
-                    f"- {split}, {cond}: {r[cond]['misses']}; per subject correct % "
-                    f"{r[cond]['per_subject_correct_pct']}"
-                )
+                for kind in SIDE_KINDS:
+                    lines.append(
+                        f"- {split}, {cond}, {kind}: {r[cond][kind]['misses']}; per subject correct % "
+                        f"{r[cond][kind]['per_subject_correct_pct']}"
+                    )
         lines += [
             "",
             "Reliability of the posterior on the tuning split (confidence bin: steps, % right):",
             "",
         ]
         for cond in ("auto", "auto_acc_only"):
-            lines.append(f"- {cond}: {v['tune'][cond]['reliability']}")
+            for kind in SIDE_KINDS:
+                lines.append(f"- {cond}, {kind}: {v['tune'][cond][kind]['reliability']}")
         lines.append("")
     s = res.get("sisfall")
     if s:

@@ -32,19 +32,38 @@ energy-weighted mean of ``|tanh((flight_fraction − running_flight_fraction) / 
 ``gait_s`` the seconds in the window with gait-like motion. 0 means the forward axis is a placeholder
 (no gait seen yet); a stated mounting has confidence 1.
 
-Streaming
-=========
+Streaming (causal: no look-ahead)
+=================================
 Hops of ``hop_s`` start at absolute sample indices that are multiples of the hop length, so results do
-not depend on how the stream is cut. At the end of each hop the frame is re-estimated from the trailing
-``window_s`` of hop statistics and committed only if it moved more than ``hysteresis_deg`` (no jitter).
-A sample is rotated with the frame committed ``look_ahead_hops`` hops after the end of its own hop, so
-the fixed look-ahead is ``(look_ahead_hops + 1) * hop_s`` (2.0 s by default). ``flush`` rotates what is
-left with the frame of all data seen.
+not depend on how the stream is cut. Every sample is emitted in the ``update`` call that brings it,
+rotated with the frame committed at the end of the last hop *before* its own: the stage adds no delay
+(``look_ahead_s`` = 0), and the frame a sample gets is a function of the samples before its hop only.
+
+The frame is a slowly varying rotation estimated from the trailing ``window_s`` of hop statistics:
+
+- *up* follows the trailing mean acceleration (re-committed when it moved more than ``hysteresis_deg``)
+  until ``up_fix_gait_s`` seconds of gait-like motion have been seen; from then on it is **fixed** (the
+  mean over all hops so far) and only a slip re-estimates it. A slow change of the gravity direction in
+  the sensor (trunk lean growing with fatigue) therefore stays in the body-frame output instead of being
+  absorbed by re-commits.
+- *forward* follows the heading: at the end of each hop it is re-estimated perpendicular to the current
+  up and committed when the frame moved more than ``hysteresis_deg`` (no jitter), and only on enough
+  evidence (``min_commit_confidence``, or at least the confidence of the frame in use).
+
+What the first seconds get: the samples of the stream's first hop (at most ``hop_s``) are rotated with
+*up* along the first sample's acceleration (the only estimate a causal stage has then; during a flight
+phase it is meaningless) and a placeholder forward (the most horizontal sensor axis), confidence 0.
+From the first hop's end on, up is the mean over the hops seen; forward and its sign come from the gait
+seen so far, and the confidence says how far to trust them: 0 until gait has been seen, growing to its
+full value over ``full_gait_s`` seconds of gait (see Confidence). Rows downstream carry that confidence.
 
 Slips: when the gravity direction of the last ``slip_window_s`` differs from the committed up by more
 than ``slip_angle_deg`` for ``slip_hold_s``, the sensor moved on the body: the statistics before the
-change are dropped, the frame is re-estimated from the data after it and a :class:`FrameEvent` marks it.
-Samples already emitted during the hold keep the old frame.
+change are dropped, the frame (up and forward) is re-estimated from the data after it, up is free again
+until ``up_fix_gait_s`` of gait after the slip, and a :class:`FrameEvent` marks it. Samples emitted
+between the slip's onset and its confirmation (``slip_hold_s`` plus up to ``slip_window_s``) keep the old
+frame: nothing emitted is retracted. ``flush`` emits nothing (no sample is held) and brings the final
+estimate (:attr:`BodyFrameStage.rotation_`, ``confidence_``) up to date with the last, partial hop.
 """
 
 from __future__ import annotations
@@ -131,6 +150,13 @@ def _rotation_from(forward: FloatArray, up: FloatArray) -> FloatArray:
     return np.vstack([f, u, np.cross(f, u)])
 
 
+def _apply(rotation: FloatArray, v: FloatArray) -> FloatArray:
+    """``rotation @ row`` for each row of ``v`` (N, 3), element by element: the same bits for any N (a
+    matrix product may take another code path for another N, and the output must not depend on chunking)."""
+    out: FloatArray = v[:, 0:1] * rotation[:, 0] + v[:, 1:2] * rotation[:, 1] + v[:, 2:3] * rotation[:, 2]
+    return out
+
+
 def _angle_deg(a: FloatArray, b: FloatArray) -> float:
     """The angle between two unit vectors."""
     return float(np.degrees(np.arccos(np.clip(float(a @ b), -1.0, 1.0))))
@@ -149,7 +175,6 @@ class FrameSettings:
 
     hop_s: float = 0.5
     window_s: float = 30.0
-    look_ahead_hops: int = 3
     band_hz: tuple[float, float] = (0.5, 5.0)
     flight_lowpass_hz: float = 5.0
     flight_g: float = 0.3
@@ -158,6 +183,8 @@ class FrameSettings:
     gait_rms_ms2: float = 0.5
     full_correlation: float = 0.3
     full_gait_s: float = 10.0
+    up_fix_gait_s: float = 10.0
+    """Seconds of gait-like motion after which up is fixed (until a slip)."""
     hysteresis_deg: float = 3.0
     min_commit_confidence: float = 0.2
     slip_angle_deg: float = 25.0
@@ -222,10 +249,10 @@ def concat_body(blocks: list[BodyBlock]) -> BodyBlock:
 
 # ---------------------------------------------------------------------------------------------- the stage
 class BodyFrameStage:
-    """Sensor-frame blocks in, body-frame blocks out (see the module docstring for the method).
+    """Sensor-frame blocks in, body-frame blocks out, with no delay (see the module docstring).
 
     Results (ending in ``_``): ``segments_`` the frames in effect from each start index, ``events_`` the
-    re-alignments, ``confidence_`` the confidence of the latest estimate.
+    re-alignments, ``confidence_`` the confidence of the latest estimate, ``up_fixed_`` whether up is fixed.
     """
 
     def __init__(
@@ -248,12 +275,9 @@ class BodyFrameStage:
         self._band_zi: FloatArray | None = None
         self._low_zi: FloatArray | None = None
         self._prev_band: FloatArray | None = None
-        # input not yet emitted (raw), and the current hop's derived per-sample signals
-        self._t = np.empty(0)
-        self._acc = np.empty((0, 3))
-        self._gyr: FloatArray | None = None
         self._has_gyr: bool | None = None
-        self._pending_start = 0  # absolute index of the first pending sample
+        self._next_index: int | None = None  # absolute index of the next sample expected
+        # the open hop's raw and derived per-sample signals
         self._hop_band = np.empty((0, 3))
         self._hop_jerk = np.empty((0, 3))
         self._hop_low = np.empty((0, 3))
@@ -262,7 +286,9 @@ class BodyFrameStage:
         self._hops: deque[_Hop] = deque(maxlen=self._window_hops)
         self._slip_count = 0
         self._slip_onset: _Hop | None = None
-        self._started = False
+        self._up_sum = np.zeros(3)  # Σ acc since the stream's start or the last slip
+        self._gait_n = 0  # samples of gait-like hops since then
+        self.up_fixed_ = False
         self.segments_: list[FrameSegment] = []
         self.events_: list[FrameEvent] = []
         if mounting is not None:
@@ -274,7 +300,8 @@ class BodyFrameStage:
 
     @property
     def look_ahead_s(self) -> float:
-        return (self.settings.look_ahead_hops + 1) * self._hop_n / self.rate_hz
+        """No delay: each sample is rotated with the frame committed before its hop."""
+        return 0.0
 
     @property
     def rotation_(self) -> FloatArray | None:
@@ -285,58 +312,53 @@ class BodyFrameStage:
     def update(self, block: SampleBlock) -> BodyBlock:
         if self._has_gyr is None and len(block):
             self._has_gyr = block.has_gyr
-            self._gyr = np.empty((0, 3)) if block.has_gyr else None
         if len(block) and block.has_gyr != self._has_gyr:
             raise InputError(
                 "the gyroscope cannot appear or vanish mid-stream",
                 expected="all blocks with or all without angular rate",
             )
         if len(block) == 0:
-            return self._empty(block.start_index)
-        if not self._started:
-            self._started = True
-            self._pending_start = block.start_index
-        elif block.start_index != self._pending_start + len(self._t):
+            return self._empty(block.start_index if self._next_index is None else self._next_index)
+        if self._next_index is None:
+            self._start_frame(block.acc[0])
+        elif block.start_index != self._next_index:
             raise InputError(
                 "blocks must be consecutive",
-                expected=f"start_index {self._pending_start + len(self._t)}",
+                expected=f"start_index {self._next_index}",
                 found=str(block.start_index),
             )
-        self._append_raw(block)
+        self._next_index = block.stop_index
         out: list[BodyBlock] = []
         i, n = 0, len(block)
         while i < n:
             abs_i = block.start_index + i
             to_boundary = self._hop_n - abs_i % self._hop_n
             j = min(n, i + to_boundary)
+            out.append(self._rotate(block, i, j))
             self._add_derived(block.acc[i:j], abs_i, float(block.t_s[i]))
             if j - i == to_boundary:
-                hop_index = abs_i // self._hop_n
-                self._close_hop(hop_index)
-                out.extend(self._emit_ready(hop_index))
+                self._close_hop(abs_i // self._hop_n)
             i = j
-        return concat_body(out) if out else self._empty(self._pending_start)
+        return concat_body(out)
 
     def flush(self) -> BodyBlock:
-        if len(self._t) == 0:
-            return self._empty(self._pending_start)
         if len(self._hop_low):
-            last = self._pending_start + len(self._t) - 1
-            self._close_hop(last // self._hop_n)
-        rotation, conf = self._current()
-        out = self._rotate(len(self._t), rotation, conf)
-        return out
+            assert self._next_index is not None
+            self._close_hop((self._next_index - 1) // self._hop_n)
+        return self._empty(self._next_index or 0)
 
     # ------------------------------------------------------------------ internals
     def _empty(self, start: int) -> BodyBlock:
         has_gyr = bool(self._has_gyr) if self._has_gyr is not None else True
         return BodyBlock(np.empty(0), np.empty((0, 3)), np.empty((0, 3)) if has_gyr else None, start)
 
-    def _append_raw(self, block: SampleBlock) -> None:
-        self._t = np.concatenate([self._t, block.t_s])
-        self._acc = np.concatenate([self._acc, block.acc])
-        if self._gyr is not None and block.gyr is not None:
-            self._gyr = np.concatenate([self._gyr, block.gyr])
+    def _start_frame(self, first_acc: FloatArray) -> None:
+        """Before any hop has closed: up along the first sample's acceleration, confidence 0."""
+        if self._rotation is not None:
+            return
+        norm = float(np.linalg.norm(first_acc))
+        up = first_acc / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
+        self._rotation = _rotation_from(self._placeholder_forward(up), up)
 
     def _add_derived(self, acc: FloatArray, first_index: int, first_t_s: float) -> None:
         """Band-pass, jerk and low-pass of the open hop's new samples (filter state carried over)."""
@@ -362,12 +384,9 @@ class BodyFrameStage:
         first, t_first = self._hop_start
         acc = self._hop_acc
         band, jerk = self._hop_band, self._hop_jerk
+        assert self._rotation is not None
         mean = acc.sum(axis=0)
-        up = (
-            self._rotation[1]
-            if self._rotation is not None
-            else mean / max(float(np.linalg.norm(mean)), 1e-12)
-        )
+        up = self._rotation[1] if self._hops else mean / max(float(np.linalg.norm(mean)), 1e-12)
         flight = float(np.mean(self._hop_low @ up < s.flight_g * STANDARD_GRAVITY_MS2))
         hop = _Hop(
             index=hop_index,
@@ -386,16 +405,20 @@ class BodyFrameStage:
         self._hop_low = np.empty((0, 3))
         self._hop_acc = np.empty((0, 3))
         self._hops.append(hop)
+        self._up_sum = self._up_sum + hop.acc_sum
+        self._gait_n += hop.n if hop.moving else 0
         self._check_slip()
         self._commit()
 
-    def _estimate(self, hops: list[_Hop]) -> tuple[FloatArray, float]:
-        """The frame (rows ap, v, ml) and its confidence from a list of hop sums."""
+    def _estimate(self, hops: list[_Hop], up: FloatArray | None = None) -> tuple[FloatArray, float]:
+        """The frame (rows ap, v, ml) and its confidence from a list of hop sums; ``up`` when it is fixed."""
         s = self.settings
         if not hops:
             return np.eye(3), 0.0
-        acc_sum = np.sum([h.acc_sum for h in hops], axis=0)
-        up = acc_sum / np.linalg.norm(acc_sum) if np.linalg.norm(acc_sum) > 0 else np.array([0.0, 0.0, 1.0])
+        if up is None:
+            acc_sum = np.sum([h.acc_sum for h in hops], axis=0)
+            norm = float(np.linalg.norm(acc_sum))
+            up = acc_sum / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
         horizontal = np.eye(3) - np.outer(up, up)
         signed = np.sum([-h.mode_weight * h.cross for h in hops], axis=0)
         weights = np.array([abs(h.mode_weight) for h in hops])
@@ -421,30 +444,32 @@ class BodyFrameStage:
             return self._rotation[0]
         return np.eye(3)[int(np.argmin(np.abs(up)))]
 
-    def _current(self) -> tuple[FloatArray, float]:
-        if self.mounting is not None:
-            return self.mounting.rotation, 1.0
-        if self._rotation is None:
-            rotation, conf = self._estimate(list(self._hops))
-            return rotation, conf
-        return self._rotation, self.confidence_
-
     def _commit(self) -> None:
-        """Re-estimate; take the new frame only beyond the hysteresis and only on enough evidence."""
+        """Re-estimate; fix up once enough gait is seen; take a new frame only beyond the hysteresis and
+        only on enough evidence for the forward axis."""
         if self.mounting is not None:
             return
         s = self.settings
-        candidate, conf = self._estimate(list(self._hops))
-        if self._rotation is None:
-            self._rotation, self.confidence_ = candidate, conf
-        elif conf >= s.min_commit_confidence or conf >= self.confidence_:
+        assert self._rotation is not None
+        hops = list(self._hops)
+        if not self.up_fixed_ and self._gait_n >= s.up_fix_gait_s * self.rate_hz:
+            self.up_fixed_ = True
+            up = self._up_sum / np.linalg.norm(self._up_sum)
+            candidate, conf = self._estimate(hops, up)
+            if conf < s.min_commit_confidence and conf < self.confidence_:
+                candidate = _rotation_from(self._rotation[0], up)
+            else:
+                self.confidence_ = conf
+            self._rotation = candidate  # always: the fixed up is exactly the one in use from now on
+            return
+        candidate, conf = self._estimate(hops, self._rotation[1] if self.up_fixed_ else None)
+        if conf >= s.min_commit_confidence or conf >= self.confidence_:
             if rotation_angle_deg(candidate, self._rotation) > s.hysteresis_deg:
                 self._rotation = candidate
             self.confidence_ = conf
-        else:  # too little evidence for the forward axis: keep it, follow gravity only
-            moved = _angle_deg(candidate[1], self._rotation[1]) > s.hysteresis_deg
-            if moved:
-                self._rotation = _rotation_from(self._rotation[0], candidate[1])
+        elif _angle_deg(candidate[1], self._rotation[1]) > s.hysteresis_deg:
+            # too little evidence for the forward axis: keep it, follow gravity only (up not yet fixed)
+            self._rotation = _rotation_from(self._rotation[0], candidate[1])
 
     def _check_slip(self) -> None:
         s = self.settings
@@ -473,25 +498,20 @@ class BodyFrameStage:
             kept = [h for h in hops if h.index >= onset.index]
             self._hops.clear()
             self._hops.extend(kept)
+            self._up_sum = np.sum([h.acc_sum for h in kept], axis=0)
+            self._gait_n = sum(h.n for h in kept if h.moving)
+            self.up_fixed_ = False
             self._rotation, self.confidence_ = self._estimate(kept)
 
-    def _emit_ready(self, closed_hop: int) -> list[BodyBlock]:
-        """Emit the pending hop that has waited ``look_ahead_hops`` hops, with the frame committed now."""
-        rotation, conf = self._current()
-        count = (closed_hop - self.settings.look_ahead_hops + 1) * self._hop_n - self._pending_start
-        return [self._rotate(count, rotation, conf)] if count > 0 else []
-
-    def _rotate(self, count: int, rotation: FloatArray, conf: float) -> BodyBlock:
-        """Rotate and emit the first ``count`` pending samples."""
+    def _rotate(self, block: SampleBlock, i: int, j: int) -> BodyBlock:
+        """Samples ``[i, j)`` of ``block`` in the frame in use (recorded in ``segments_``)."""
+        rotation = self._rotation if self.mounting is None else self.mounting.rotation
+        assert rotation is not None
+        conf = 1.0 if self.mounting is not None else self.confidence_
+        start = block.start_index + i
         if not self.segments_ or not (
             np.array_equal(self.segments_[-1].rotation, rotation) and self.segments_[-1].confidence == conf
         ):
-            self.segments_.append(FrameSegment(self._pending_start, rotation, conf))
-        t, acc = self._t[:count], self._acc[:count]
-        gyr = None if self._gyr is None else self._gyr[:count]
-        out = BodyBlock(t, acc @ rotation.T, None if gyr is None else gyr @ rotation.T, self._pending_start)
-        self._t, self._acc = self._t[count:], self._acc[count:]
-        if self._gyr is not None:
-            self._gyr = self._gyr[count:]
-        self._pending_start += count
-        return out
+            self.segments_.append(FrameSegment(start, rotation, conf))
+        gyr = None if block.gyr is None else _apply(rotation, block.gyr[i:j])
+        return BodyBlock(block.t_s[i:j], _apply(rotation, block.acc[i:j]), gyr, start)

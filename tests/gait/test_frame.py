@@ -1,4 +1,5 @@
-"""The body-frame stage: known rotations recovered, stated mounting, slips, edges, streaming == batch."""
+"""The body-frame stage: known rotations recovered, stated mounting, slips, no look-ahead, up fixed once
+established, edges, streaming == batch."""
 
 from __future__ import annotations
 
@@ -107,6 +108,52 @@ def test_slip_is_detected_and_realigned() -> None:
     assert abs(event.index - cut) <= stage.settings.slip_window_s * RATE_HZ + stage.settings.hop_s * RATE_HZ
     assert event.realigned
     assert rotation_angle_deg(stage.rotation_, after) < ANGLE_TOLERANCE_DEG
+    # what was emitted between the slip and its confirmation kept the old (fixed) up
+    old_up = [sg for sg in stage.segments_ if sg.start_index <= event.index][-1].rotation[1]
+    held = [sg for sg in stage.segments_ if event.index <= sg.start_index < event.index + 3 * RATE_HZ]
+    assert all(np.array_equal(sg.rotation[1], old_up) for sg in held)
+    assert rotation_angle_deg(stage.segments_[-1].rotation, after) < ANGLE_TOLERANCE_DEG
+
+
+@pytest.mark.parametrize("sizes", [[1] * 300, [7, 0, 130, 1, 333]])
+def test_no_look_ahead_and_what_the_first_hop_gets(sizes: list[int]) -> None:
+    """Every sample comes out in the call that brings it; the first hop is rotated with up along the first
+    sample's acceleration, forward a placeholder, confidence 0."""
+    t, acc, gyr, _, _ = synthetic_run(10.0, seed=2)
+    rot = random_rotation(2)
+    a, g = to_sensor(acc, gyr, rot)
+    stage = BodyFrameStage(RATE_HZ)
+    assert stage.look_ahead_s == 0.0
+    for block in SampleBlock(t, a, g).chunks(sizes):
+        assert len(stage.update(block)) == len(block)
+    first = stage.segments_[0]
+    assert first.start_index == 0 and first.confidence == 0.0
+    np.testing.assert_allclose(first.rotation[1], a[0] / np.linalg.norm(a[0]))
+    assert stage.segments_[1].start_index == round(stage.settings.hop_s * RATE_HZ)
+
+
+def test_up_is_fixed_once_established_so_slow_tilt_stays_in_the_output() -> None:
+    """The sensor tilts forward by 12° over a minute (below the slip angle): up stays where it was fixed,
+    so the tilt shows as gravity on the ap axis instead of being absorbed by re-commits."""
+    seconds, tilt_deg = 90.0, 12.0
+    t, acc, gyr, _, _ = synthetic_run(seconds, seed=4)
+    rot = random_rotation(4)
+    angle = np.radians(np.clip((t - 20.0) / 60.0, 0.0, 1.0) * tilt_deg)
+    # tilting the body forward about ml by angle: the body sees gravity move towards +ap
+    ca, sa = np.cos(angle), np.sin(angle)
+    tilted = acc.copy()
+    tilted[:, 0] = ca * acc[:, 0] + sa * acc[:, 1]
+    tilted[:, 1] = -sa * acc[:, 0] + ca * acc[:, 1]
+    a = np.einsum("ni,ij->nj", tilted, rot)
+    stage = BodyFrameStage(RATE_HZ)
+    body = run_batch(stage, SampleBlock(t, a, gyr @ rot), concat_body)
+    assert stage.up_fixed_ and not stage.events_
+    late = body.t_s > seconds - 10.0
+    ap_mean_g = body.acc[late, 0].mean() / G
+    # the stance humps average to 1 g vertical; re-commits beyond 3° would leave at most sin(3°) ≈ 0.05 g
+    assert ap_mean_g == pytest.approx(np.sin(np.radians(tilt_deg)), rel=0.1)
+    ups = {tuple(sg.rotation[1]) for sg in stage.segments_ if sg.start_index > 25 * RATE_HZ}
+    assert len(ups) == 1
 
 
 def test_empty_and_short_inputs_give_typed_outputs() -> None:
