@@ -54,6 +54,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from imu.constants import GAP_FACTOR, STANDARD_GRAVITY_MS2
@@ -201,42 +202,49 @@ class BoutSettings:
 
 @dataclass(frozen=True)
 class WindowFeatures:
-    """What one window shows: movement (g), step periodicity (−1…1), fraction of time in flight."""
+    """What windows show: movement (g), step periodicity (−1…1), fraction of time in flight; one value per
+    window (arrays of equal length)."""
 
-    sd_g: float
-    periodicity: float
-    flight_fraction: float
+    sd_g: FloatArray
+    periodicity: FloatArray
+    flight_fraction: FloatArray
 
 
 def window_features(acc_v_g: FloatArray, rate_hz: float, settings: BoutSettings) -> WindowFeatures:
-    """The cues of one window of vertical acceleration (g)."""
-    x = acc_v_g - acc_v_g.mean()
-    n = x.shape[0]
+    """The cues of windows of vertical acceleration (g), (n,) for one window or (H, n) for H of them.
+
+    Each window's figures depend on its own samples only (row-wise FFT and reductions), so how many
+    windows are passed together does not change them: the stage stays bit-identical for any chunking
+    (tests/gait/test_bouts.py checks random chunkings).
+    """
+    a = np.atleast_2d(acc_v_g)
+    x = a - a.mean(axis=1, keepdims=True)
+    h, n = x.shape
     lo = max(1, int(np.ceil(rate_hz / settings.step_band_hz[1])))
     hi = min(n - 2, int(np.floor(rate_hz / settings.step_band_hz[0])))
-    periodicity = -1.0
-    if hi >= lo:
+    periodicity = np.full(h, -1.0)
+    if hi >= lo and n:
         lags = np.arange(lo, hi + 1)
-        cross = np.correlate(x, x, mode="full")[n - 1 + lags]
-        sq = np.concatenate([[0.0], np.cumsum(x * x)])
-        head = sq[n - lags]  # Σ x[:-lag]²
-        tail = sq[n] - sq[lags]  # Σ x[lag:]²
+        size = 1 << int(2 * n - 1).bit_length()
+        spectrum = np.fft.rfft(x, size, axis=1)
+        cross = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, size, axis=1)[:, lags]
+        sq = np.concatenate([np.zeros((h, 1)), np.cumsum(x * x, axis=1)], axis=1)
+        head = sq[:, n - lags]  # Σ x[:-lag]²
+        tail = sq[:, n : n + 1] - sq[:, lags]  # Σ x[lag:]²
         with np.errstate(invalid="ignore", divide="ignore"):
             r = cross / np.sqrt(head * tail)
-        if np.any(np.isfinite(r)):
-            periodicity = float(np.nanmax(r))
+        best = np.where(np.isnan(r), -np.inf, r).max(axis=1)
+        periodicity = np.where(best > -np.inf, best, -1.0)
     m = max(1, round(settings.flight_smooth_s * rate_hz))
-    smooth = np.convolve(acc_v_g, np.full(m, 1.0 / m), mode="valid") if n >= m else acc_v_g
-    return WindowFeatures(float(x.std()), periodicity, float(np.mean(smooth < settings.flight_g)))
+    smooth = sliding_window_view(a, m, axis=1).mean(axis=2) if n >= m else a
+    return WindowFeatures(x.std(axis=1), periodicity, np.mean(smooth < settings.flight_g, axis=1))
 
 
-def window_kind(features: WindowFeatures, settings: BoutSettings) -> str:
-    """The kind one window shows on its own (before hysteresis)."""
-    if features.sd_g < settings.still_sd_g or features.periodicity < settings.min_periodicity:
-        return OTHER
-    if features.flight_fraction >= settings.running_flight_fraction:
-        return RUNNING
-    return WALKING
+def window_kind(features: WindowFeatures, settings: BoutSettings) -> NDArray[np.str_]:
+    """The kind each window shows on its own (before hysteresis)."""
+    kind = np.where(features.flight_fraction >= settings.running_flight_fraction, RUNNING, WALKING)
+    still = (features.sd_g < settings.still_sd_g) | (features.periodicity < settings.min_periodicity)
+    return np.where(still, OTHER, kind).astype("<U7")
 
 
 # ---------------------------------------------------------------------------------------------- the stage
@@ -268,6 +276,17 @@ class ActivityBouts:
         self._final_to = 0  # samples before this have a final kind
         # the open bout: (kind, first sample, its time)
         self._open: tuple[str, int, float] | None = None
+
+    @property
+    def final_through_index(self) -> int:
+        """Samples before this absolute index have a final bout kind (they will not change any more)."""
+        return self._final_to
+
+    @property
+    def open_bout(self) -> tuple[str, int] | None:
+        """The bout in progress, ``(kind, absolute index of its first sample)``, or None: its kind is final
+        up to :attr:`final_through_index`, but it is emitted only when it ends (a later row of the table)."""
+        return None if self._open is None else (self._open[0], self._open[1])
 
     @property
     def look_ahead_s(self) -> float:
@@ -340,21 +359,34 @@ class ActivityBouts:
 
     def _advance(self, *, final: bool) -> list[tuple[int, int, float, float, str, bool]]:
         assert self._end is not None
-        rows: list[tuple[int, int, float, float, str, bool]] = []
+        hops: list[int] = []
         while True:
-            a = self._seg_start + self._next_hop * self._hop
+            a = self._seg_start + (self._next_hop + len(hops)) * self._hop
             if a >= self._end or (not final and a + self._hop + self._reach > self._end):
                 break
-            b = min(a + self._hop, self._end)
-            lo, hi = max(a - self._reach, self._seg_start), min(b + self._reach, self._end)
-            kind = OTHER
-            if hi - lo >= self._min_window:
-                window = self._x[lo - self._base : hi - self._base]
-                kind = window_kind(window_features(window, self.rate_hz, self.settings), self.settings)
-            rows += self._hysteresis(kind, a, b)
-            self._next_hop += 1
+            hops.append(a)
+        rows: list[tuple[int, int, float, float, str, bool]] = []
+        if hops:
+            first = np.array(hops)
+            last = np.minimum(first + self._hop, self._end)
+            lo = np.maximum(first - self._reach, self._seg_start)
+            hi = np.minimum(last + self._reach, self._end)
+            kinds = self._kinds(lo, hi)
+            for a, b, kind in zip(hops, last.tolist(), kinds, strict=True):
+                rows += self._hysteresis(kind, a, b)
+            self._next_hop += len(hops)
         self._trim()
         return rows
+
+    def _kinds(self, lo: NDArray[np.int64], hi: NDArray[np.int64]) -> list[str]:
+        """The window kind of each hop (windows ``[lo, hi)``), windows of one length at a time."""
+        kinds = np.full(lo.shape[0], OTHER, dtype="<U7")
+        length = hi - lo
+        for n in np.unique(length[length >= self._min_window]).tolist():
+            pick = np.flatnonzero(length == n)
+            windows = self._x[(lo[pick] - self._base)[:, None] + np.arange(n)]
+            kinds[pick] = window_kind(window_features(windows, self.rate_hz, self.settings), self.settings)
+        return kinds.tolist()
 
     def _hysteresis(self, kind: str, a: int, b: int) -> list[tuple[int, int, float, float, str, bool]]:
         """Feed one hop's kind; returns bouts closed by what became final."""

@@ -11,9 +11,9 @@ Per-step figures and what they refer to:
   or when the previous contact is more than a step apart (a pause, a lost detection). Causal on purpose:
   the row is final as soon as its TO is known.
 - ``step_time_s``: previous IC → this IC, with the same NaN rule; ``cadence_spm`` = 60 / ``step_time_s``.
-- ``impact_g``: the highest vertical acceleration (g, including gravity) between IC and TO.
-- ``loading_rate_g_s``: mean slope of vertical acceleration from 20 % to 80 % of the way from the flight
-  floor to the first peak after IC (the impact transient, or the stance peak when there is none).
+- ``impact_g``: the highest unfiltered vertical acceleration sample (g, including gravity) from IC to TO.
+- ``loading_rate_g_s``: mean slope of the unfiltered vertical acceleration from 20 % to 80 % of the way
+  from the flight floor up to ``impact_g`` (first crossings after the floor), g/s.
 
 Walking detectors fill the IC columns and leave TO-derived columns NaN / -1 where they cannot tell.
 """

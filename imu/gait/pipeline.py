@@ -206,10 +206,9 @@ def _bout_progress(bouts: ActivityBouts) -> tuple[int, tuple[str, int] | None]:
     """(samples before this absolute index have a final bout kind, the open bout's (kind, first sample)).
 
     :class:`ActivityBouts` emits a bout only when it ends; a live pipeline needs the kind of the bout in
-    progress. Read from the stage's state here, in one place, until the stage publishes it.
+    progress, which the stage publishes as :attr:`ActivityBouts.open_bout`.
     """
-    open_bout = bouts._open
-    return bouts._final_to, None if open_bout is None else (open_bout[0], open_bout[1])
+    return bouts.final_through_index, bouts.open_bout
 
 
 # ---------------------------------------------------------------------------------------------- the chain

@@ -1,8 +1,10 @@
-"""The bounded history a streaming detector looks back into: low-passed signal and times by absolute index.
+"""The bounded history a streaming detector looks back into: low-passed signals and times by absolute index.
 
 Samples go in as they arrive; the low-passed values come out :attr:`LinearPhaseLowPass.delay_samples`
 later. The buffer keeps both aligned on absolute sample indices, so a detector can ask for "the filtered
-signal over [i, j)" without caring how the stream was chunked, and drops what no pending decision needs.
+signal over [i, j)" (or many such windows at once) without caring how the stream was chunked, and drops
+what no pending decision needs. With ``keep_raw`` it also keeps the unfiltered first input column, for
+figures the low-pass would flatten (an impact transient of a few ms).
 """
 
 from __future__ import annotations
@@ -10,18 +12,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
+from scipy.ndimage import maximum_filter1d
 
 from imu.errors import InputError
 from imu.gait.lowpass import LinearPhaseLowPass
 from imu.samples import FloatArray
 
+IntArray = NDArray[np.int64]
+
 
 class SignalBuffer:
-    """Times and low-passed channels of one signal, indexed by absolute sample index."""
+    """Times, low-passed channels and (optionally) the raw first input, indexed by absolute sample index.
 
-    def __init__(self, cutoffs_hz: Sequence[float], rate_hz: float, filter_length_s: float) -> None:
-        self._filter = LinearPhaseLowPass(cutoffs_hz, rate_hz, filter_length_s)
+    Channel ``j`` is cut-off ``cutoffs_hz[j]`` of input column ``inputs[j]`` (see
+    :class:`LinearPhaseLowPass`).
+    """
+
+    def __init__(
+        self,
+        cutoffs_hz: Sequence[float],
+        rate_hz: float,
+        filter_length_s: float,
+        inputs: Sequence[int] | None = None,
+        *,
+        keep_raw: bool = False,
+    ) -> None:
+        self._filter = LinearPhaseLowPass(cutoffs_hz, rate_hz, filter_length_s, inputs)
         self.delay_samples = self._filter.delay_samples
         self.start: int | None = None
         """Absolute index of the oldest kept sample (None before the first sample)."""
@@ -29,8 +46,10 @@ class SignalBuffer:
         """Absolute index of the stream's first sample."""
         self._t: FloatArray = np.empty(0)
         self._y: FloatArray = np.empty((0, len(cutoffs_hz)))
+        self._keep_raw = keep_raw
+        self._raw: FloatArray = np.empty(0)
         self._received = 0
-        self._last_x = 0.0
+        self._last_x: FloatArray = np.empty(0)
 
     @property
     def end(self) -> int:
@@ -38,7 +57,7 @@ class SignalBuffer:
         return (self.start or 0) + self._y.shape[0]
 
     def push(self, t_s: FloatArray, x: FloatArray, start_index: int) -> None:
-        """Append the next contiguous samples (times in s, the signal to filter)."""
+        """Append the next contiguous samples (times in s, the signal(s) to filter, (N,) or (N, k))."""
         if t_s.shape[0] == 0:
             return
         if self.origin is None:
@@ -54,20 +73,21 @@ class SignalBuffer:
                 "time must increase strictly across blocks", found=f"{t_s[0]!r} after {self._t[-1]!r}"
             )
         self._t = np.concatenate([self._t, t_s])
+        if self._keep_raw:
+            self._raw = np.concatenate([self._raw, x if x.ndim == 1 else x[:, 0]])
         self._append_filtered(self._filter.update(x))
         self._received += x.shape[0]
-        self._last_x = float(x[-1])
+        self._last_x = x[-1:]
 
     def finish(self) -> None:
         """End of stream: hold the last sample for the filter's delay so every sample gets its value."""
         if self.origin is not None:
-            self._append_filtered(self._filter.update(np.full(self.delay_samples, self._last_x)))
+            held = np.repeat(self._last_x, self.delay_samples, axis=0)
+            self._append_filtered(self._filter.update(held))
 
     def _append_filtered(self, y: FloatArray) -> None:
         # The first ``delay_samples`` outputs belong to samples before the stream's start: drop them.
-        assert self.origin is not None and self.start is not None
-        produced_before = self._received
-        skip = max(0, self.delay_samples - produced_before)
+        skip = max(0, self.delay_samples - self._received)
         self._y = np.concatenate([self._y, y[skip:]])
 
     def channel(self, c: int, lo: int, hi: int) -> FloatArray:
@@ -75,15 +95,46 @@ class SignalBuffer:
         s = self.start or 0
         return self._y[max(lo, s) - s : max(hi, s) - s, c]
 
+    def raw(self, lo: int, hi: int) -> FloatArray:
+        """The unfiltered first input over absolute indices ``[lo, hi)``, clipped to what is kept."""
+        s = self.start or 0
+        return self._raw[max(lo, s) - s : max(hi, s) - s]
+
+    def windows(self, first: IntArray, width: int, fill: float = np.nan) -> FloatArray:
+        """(K, width, n_channels): every channel over ``[first[k], first[k] + width)``, ``fill`` where a
+        window reaches beyond what is kept (before ``start``, at or after ``end``)."""
+        return self._gather(self._y, first, width, fill)
+
+    def raw_windows(self, first: IntArray, width: int, fill: float = np.nan) -> FloatArray:
+        """(K, width): the raw input like :meth:`windows`; it reaches up to the newest sample received
+        (``delay_samples`` beyond ``end``)."""
+        return self._gather(self._raw, first, width, fill)
+
+    def times_windows(self, first: IntArray, width: int) -> FloatArray:
+        """(K, width): the sample times like :meth:`raw_windows` (NaN beyond what is kept)."""
+        return self._gather(self._t, first, width, np.nan)
+
+    def _gather(self, data: FloatArray, first: IntArray, width: int, fill: float) -> FloatArray:
+        pad = np.full((width, *data.shape[1:]), fill)
+        padded = np.concatenate([pad, data, pad])
+        rel = np.minimum(np.maximum(first - (self.start or 0), -width), data.shape[0]) + width
+        out: FloatArray = padded[rel[:, None] + np.arange(width)]
+        return out
+
     def time_at(self, pos: float) -> float:
         """Time at a fractional absolute index, linearly interpolated between samples."""
+        return float(self.times_at(np.array([pos]))[0])
+
+    def times_at(self, pos: FloatArray) -> FloatArray:
+        """:meth:`time_at` of each position (the same arithmetic, element by element)."""
         s = self.start or 0
-        i = int(np.floor(pos))
+        i = np.floor(pos)
         frac = pos - i
-        j = min(max(i - s, 0), self._t.shape[0] - 1)
-        if frac == 0.0 or j + 1 >= self._t.shape[0]:
-            return float(self._t[j])
-        return float(self._t[j] + frac * (self._t[j + 1] - self._t[j]))
+        j = np.minimum(np.maximum(i.astype(np.int64) - s, 0), self._t.shape[0] - 1)
+        k = np.minimum(j + 1, self._t.shape[0] - 1)
+        inner = (frac != 0.0) & (j + 1 < self._t.shape[0])
+        out: FloatArray = np.where(inner, self._t[j] + frac * (self._t[k] - self._t[j]), self._t[j])
+        return out
 
     def trim(self, keep_from: int) -> None:
         """Forget samples before absolute index ``keep_from``."""
@@ -92,24 +143,28 @@ class SignalBuffer:
         drop = min(keep_from - self.start, self._y.shape[0])
         self._t = self._t[drop:]
         self._y = self._y[drop:]
+        if self._keep_raw:
+            self._raw = self._raw[drop:]
         self.start += drop
 
-    def local_maxima(self, c: int, lo: int, hi: int, half_window: int, min_value: float) -> list[int]:
+    def local_maxima(self, c: int, lo: int, hi: int, half_window: int, min_value: float) -> IntArray:
         """Absolute indices p in [lo, hi) where channel ``c`` is ≥ ``min_value``, strictly above the
         ``half_window`` samples before and at least the ``half_window`` samples after (ties: the first).
 
         Only kept samples take part, so the windows are cut only at the stream's start and end.
         """
         if hi <= lo:
-            return []
+            return np.empty(0, np.int64)
         w = half_window
         s = self.channel(c, lo - w, hi + w)
         first = max(lo - w, self.start or 0)
         pad_before = first - (lo - w)
         pad_after = max(0, (hi + w) - (first + s.shape[0]))
         padded = np.concatenate([np.full(pad_before, -np.inf), s, np.full(pad_after, -np.inf)])
-        before = sliding_window_view(padded[:-1], w)[: hi - lo].max(axis=1)
-        after = sliding_window_view(padded[w + 1 :], w)[: hi - lo].max(axis=1)
+        # running maximum of the w samples starting at each index (comparisons only: exact)
+        run_max = maximum_filter1d(padded, w)[w // 2 :]
+        before = run_max[: hi - lo]
+        after = run_max[w + 1 : w + 1 + hi - lo]
         centre = padded[w : w + hi - lo]
         ok = (centre > before) & (centre >= after) & (centre >= min_value)
-        return [lo + int(i) for i in np.flatnonzero(ok)]
+        return lo + np.flatnonzero(ok)

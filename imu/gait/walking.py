@@ -53,15 +53,17 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
+from numpy.typing import NDArray
 
 from imu.gait.body_block import AP, BodyBlock, V
 from imu.gait.contact_table import NO_INDEX, ContactTable
-from imu.gait.signal_buffer import SignalBuffer
+from imu.gait.signal_buffer import IntArray, SignalBuffer
 
-FORWARD_PEAK, BRAKING = 0, 1
-"""Channels of the forward-acceleration buffer."""
+ANCHOR, FORWARD_PEAK, BRAKING, VERTICAL_PEAK = 0, 1, 2, 3
+"""Channels of the signal buffer (inputs: ``acc_v − acc_ap``, ``acc_ap``, ``acc_v``)."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,12 @@ class WalkingContacts:
     def __init__(self, rate_hz: float, settings: WalkingContactSettings | None = None) -> None:
         self.settings = st = settings or WalkingContactSettings()
         self.rate_hz = float(rate_hz)
-        self._anchor = SignalBuffer((st.anchor_hz,), rate_hz, st.filter_length_s)
-        self._forward = SignalBuffer((st.forward_peak_hz, st.braking_hz), rate_hz, st.filter_length_s)
-        self._vertical = SignalBuffer((st.vertical_peak_hz,), rate_hz, st.filter_length_s)
+        self._buf = SignalBuffer(
+            (st.anchor_hz, st.forward_peak_hz, st.braking_hz, st.vertical_peak_hz),
+            rate_hz,
+            st.filter_length_s,
+            inputs=(0, 1, 1, 2),
+        )
         self._w = max(1, round(st.anchor_window_s * rate_hz))
         self._rise = max(1, round(st.rise_s * rate_hz))
         self._back = max(1, round(st.search_back_s * rate_hz))
@@ -106,93 +111,105 @@ class WalkingContacts:
     @property
     def look_ahead_s(self) -> float:
         """Input needed after a step's anchor before the step is committed."""
-        return (self._w + self._anchor.delay_samples) / self.rate_hz
+        return (self._w + self._buf.delay_samples) / self.rate_hz
 
     def update(self, block: BodyBlock) -> ContactTable:
-        for buf, x in (
-            (self._anchor, block.acc[:, V] - block.acc[:, AP]),
-            (self._forward, block.acc[:, AP]),
-            (self._vertical, block.acc[:, V]),
-        ):
-            buf.push(block.t_s, x, block.start_index)
+        v, ap = block.acc[:, V], block.acc[:, AP]
+        self._buf.push(block.t_s, np.column_stack([v - ap, ap, v]), block.start_index)
         return self._commit(final=False)
 
     def flush(self) -> ContactTable:
-        for buf in (self._anchor, self._forward, self._vertical):
-            buf.finish()
+        self._buf.finish()
         return self._commit(final=True)
 
     # ------------------------------------------------------------------ detection
     def _commit(self, *, final: bool) -> ContactTable:
-        buf = self._anchor
+        buf = self._buf
         if buf.origin is None:
             return ContactTable.empty()
         lo = buf.origin if self._next_anchor is None else self._next_anchor
         hi = buf.end if final else buf.end - self._w
-        rows = []
-        for p in buf.local_maxima(0, lo, hi, self._w, -np.inf):
-            row = self._measure(p) if self._is_step(p) else None
-            if row is not None:
-                rows.append(row)
+        anchors = buf.local_maxima(ANCHOR, lo, hi, self._w, -np.inf)
+        table = ContactTable.empty()
+        if anchors.shape[0]:
+            steps = anchors[self._is_step(anchors)]
+            if steps.shape[0]:
+                table = self._measure(steps)
         self._next_anchor = max(lo, hi)
-        keep = self._next_anchor - max(self._w, self._rise, self._back) - 2
-        for b in (self._anchor, self._forward, self._vertical):
-            b.trim(keep)
-        return ContactTable.from_rows(rows)
+        buf.trim(self._next_anchor - max(self._w, self._rise, self._back) - 2)
+        return table
 
-    def _is_step(self, p: int) -> bool:
-        """Rise and periodicity rules; an accepted anchor joins the step history."""
+    def _is_step(self, anchors: IntArray) -> NDArray[np.bool_]:
+        """Rise and periodicity rules; an accepted anchor joins the step history (in order)."""
         st = self.settings
-        s = self._anchor.channel(0, p - self._rise, p + 1)
-        if s[-1] - s.min() < st.min_rise_ms2:
-            return False
-        t = self._anchor.time_at(p)
-        if len(self._anchors_t_s) >= 2:
-            expected = min(float(np.median(np.diff(np.asarray(self._anchors_t_s)))), st.max_expected_step_s)
-            if t - self._anchors_t_s[-1] < st.min_step_fraction * expected:
-                return False
-        self._anchors_t_s.append(t)
-        return True
+        buf = self._buf
+        s = buf.windows(anchors - self._rise, self._rise + 1, fill=np.inf)[:, :, ANCHOR]
+        rises = (s[:, -1] - s.min(axis=1) >= st.min_rise_ms2).tolist()
+        times = buf.times_at(anchors.astype(np.float64)).tolist()
+        accepted = []
+        history = self._anchors_t_s
+        for rises_enough, t in zip(rises, times, strict=True):
+            ok = rises_enough
+            if ok and len(history) >= 2:
+                ts = list(history)
+                gaps = sorted(b - a for a, b in pairwise(ts))
+                mid = len(gaps) // 2
+                median = gaps[mid] if len(gaps) % 2 else (gaps[mid - 1] + gaps[mid]) / 2
+                ok = t - ts[-1] >= st.min_step_fraction * min(median, st.max_expected_step_s)
+            if ok:
+                history.append(t)
+            accepted.append(ok)
+        return np.array(accepted, dtype=bool)
 
-    def _measure(self, p: int) -> dict[str, float] | None:
-        """The IC of the step anchored at ``p`` (None at the stream's very edge, with no slope to read)."""
+    def _measure(self, p: IntArray) -> ContactTable:
+        """The ICs of the steps anchored at ``p`` (none at the stream's very edge, with no slope to read)."""
         st = self.settings
-        fwd, vert = self._forward, self._vertical
-        lo = max(p - self._back, fwd.start or 0)
-        k_fwd = lo + int(np.argmax(fwd.channel(FORWARD_PEAK, lo, p + 1)))
-        k_vert = lo + int(np.argmax(vert.channel(0, lo, p + 1)))
+        buf = self._buf
+        start = buf.start or 0
+        lo = np.maximum(p - self._back, start)
+        width = self._back + 2
+        first = p - self._back
+        w = buf.windows(first, width)
+        t = buf.times_windows(first, width)
+        cols = np.arange(width)
+        cue = (cols >= (lo - first)[:, None]) & (cols <= self._back)
+        k_fwd = np.argmax(np.where(cue, w[:, :, FORWARD_PEAK], -np.inf), axis=1)
+        k_vert = np.argmax(np.where(cue, w[:, :, VERTICAL_PEAK], -np.inf), axis=1)
         # braking onset: the steepest fall, per second of real time (a lost sample widens the interval)
-        ap = fwd.channel(BRAKING, lo, p + 2)
-        if ap.shape[0] < 2:
-            return None
-        t = np.array([fwd.time_at(k) for k in range(lo, lo + ap.shape[0])])
-        k_brake = int(np.argmin(np.diff(ap) / np.diff(t)))
-        brake_t = (t[k_brake] + t[k_brake + 1]) / 2
+        ap = w[:, :, BRAKING]
+        with np.errstate(invalid="ignore"):
+            slope = np.diff(ap, axis=1) / np.diff(t, axis=1)
+        has = np.isfinite(slope) & (cols[:-1] >= (lo - first)[:, None])
+        k_brake = np.argmin(np.where(has, slope, np.inf), axis=1)
+        ok = has.any(axis=1)
+        rows = np.arange(p.shape[0])
+        brake_t = (t[rows, k_brake] + t[rows, k_brake + 1]) / 2
         ic_t = (
-            fwd.time_at(k_fwd)
+            t[rows, k_fwd]
             + st.forward_peak_lag_s
             + brake_t
             + st.braking_lag_s
-            + vert.time_at(k_vert)
+            + t[rows, k_vert]
             + st.vertical_peak_lag_s
         ) / 3
-        ic_pos = (k_fwd + (lo + k_brake + 0.5) + k_vert) / 3 + (
-            st.forward_peak_lag_s + st.braking_lag_s + st.vertical_peak_lag_s
-        ) / 3 * self.rate_hz
-        step = float("nan")
-        if self._prev_ic_t_s is not None and ic_t - self._prev_ic_t_s <= st.max_step_s:
-            step = ic_t - self._prev_ic_t_s
-        self._prev_ic_t_s = ic_t
-        nan = float("nan")
-        return {
-            "ic_index": float(max(self._anchor.origin or 0, round(ic_pos))),
-            "ic_t_s": ic_t,
-            "to_index": float(NO_INDEX),
-            "to_t_s": nan,
-            "contact_time_s": nan,
-            "flight_time_s": nan,
-            "step_time_s": step,
-            "cadence_spm": 60.0 / step,
-            "impact_g": nan,
-            "loading_rate_g_s": nan,
-        }
+        lag = (st.forward_peak_lag_s + st.braking_lag_s + st.vertical_peak_lag_s) / 3 * self.rate_hz
+        ic_pos = ((first + k_fwd) + (first + k_brake + 0.5) + (first + k_vert)) / 3 + lag
+        ic_t, ic_pos = ic_t[ok], ic_pos[ok]
+        step = np.full(ic_t.shape[0], np.nan)
+        for i, ic in enumerate(ic_t.tolist()):
+            if self._prev_ic_t_s is not None and ic - self._prev_ic_t_s <= st.max_step_s:
+                step[i] = ic - self._prev_ic_t_s
+            self._prev_ic_t_s = ic
+        nan = np.full(ic_t.shape[0], np.nan)
+        return ContactTable(
+            ic_index=np.maximum(buf.origin or 0, np.rint(ic_pos)).astype(np.int64),
+            ic_t_s=ic_t,
+            to_index=np.full(ic_t.shape[0], NO_INDEX),
+            to_t_s=nan,
+            contact_time_s=nan,
+            flight_time_s=nan,
+            step_time_s=step,
+            cadence_spm=60.0 / step,
+            impact_g=nan,
+            loading_rate_g_s=nan,
+        )

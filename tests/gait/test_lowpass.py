@@ -1,0 +1,70 @@
+"""Linear-phase FIR low-pass: bit-identical for any chunking (exact integer sums), close to the plain
+floating-point convolution, NaN kept local, bad cut-offs refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.signal import firwin
+
+from imu.errors import InputError
+from imu.gait.lowpass import INPUT_LIMIT, LinearPhaseLowPass
+
+
+def chunked(lp: LinearPhaseLowPass, x: np.ndarray, sizes: list[int]) -> np.ndarray:
+    out, i = [], 0
+    for size in sizes:
+        out.append(lp.update(x[i : i + size]))
+        i += size
+    out.append(lp.update(x[i:]))
+    return np.concatenate(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1e-3, 1.0, 30.0, 3000.0]),
+    sizes=st.lists(st.one_of(st.integers(0, 1), st.integers(0, 70), st.integers(0, 900)), max_size=40),
+)
+def test_any_chunking_is_bit_identical(seed: int, scale: float, sizes: list[int]) -> None:
+    x = np.random.default_rng(seed).normal(0.0, scale, (2000, 3))
+    make = lambda: LinearPhaseLowPass((20.0, 5.0, 2.5, 10.0), 208.0, 0.6, inputs=(0, 1, 2, 0))  # noqa: E731
+    assert np.array_equal(chunked(make(), x, sizes), make().update(x))
+
+
+def test_matches_the_floating_point_convolution() -> None:
+    rate_hz, cutoff_hz = 200.0, 10.0
+    x = 9.81 + np.cumsum(np.random.default_rng(1).normal(0.0, 0.3, 3000))
+    y = LinearPhaseLowPass((cutoff_hz,), rate_hz, 0.2).update(x)[:, 0]
+    taps = firwin(41, cutoff_hz, fs=rate_hz)
+    ref = np.convolve(np.concatenate([np.full(40, x[0]), x]), taps, mode="valid")
+    assert np.max(np.abs(y - ref)) < 1e-5 * np.max(np.abs(x))
+    assert np.max(np.abs(y - ref)) > 0  # rounded, not the same arithmetic
+
+
+def test_delay_and_gain() -> None:
+    lp = LinearPhaseLowPass((5.0,), 100.0, 0.2)
+    assert lp.delay_samples == 10
+    step = lp.update(np.r_[np.zeros(50), np.ones(100)])[:, 0]
+    assert step[-1] == pytest.approx(1.0, abs=1e-5)
+    impulse = LinearPhaseLowPass((5.0,), 100.0, 0.2).update(np.r_[np.zeros(50), 1.0, np.zeros(50)])[:, 0]
+    assert int(np.argmax(impulse)) == 50 + lp.delay_samples
+    assert np.allclose(impulse[50:71], impulse[50:71][::-1], atol=1e-6)
+
+
+def test_non_finite_input_stays_local_and_large_input_is_clipped() -> None:
+    x = np.zeros(400)
+    x[200] = np.nan
+    x[300] = 1e9
+    lp = LinearPhaseLowPass((5.0,), 100.0, 0.2)
+    y = np.concatenate([lp.update(x[:205]), lp.update(x[205:])])[:, 0]
+    assert np.flatnonzero(np.isnan(y)).tolist() == list(range(200, 221))
+    assert np.nanmax(y) <= INPUT_LIMIT
+
+
+@pytest.mark.parametrize("cutoff", [0.0, 50.0, 80.0])
+def test_cutoff_at_or_above_nyquist_is_refused(cutoff: float) -> None:
+    with pytest.raises(InputError, match="Nyquist"):
+        LinearPhaseLowPass((cutoff,), 100.0, 0.2)
