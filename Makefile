@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/imu info recordings/alcantara2022_sacral_running/Accelerometer_one_sub.csv#1
+	@echo 'imu: a bundled 30-minute fatigued run replayed through the live pipeline at 20x: open http://127.0.0.1:8050/ (Ctrl-C to stop)'
+	$(BIN)/imu replay recordings/simulated_fatigue_run --speed 20
 
 lint: $(STAMP)
 	$(BIN)/ruff check imu tests benchmarks

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imu.fatigue import DRIFT_COLUMNS, with_drift
 from imu.gait.bouts import RUNNING
 from imu.gait.pelvis import PelvisStrideTable
 from imu.gait.pipeline import StepTable
@@ -108,8 +109,10 @@ MINUTE_COLUMNS: dict[str, str] = {
     "n_unsure_sides": "int64",
     "n_clipped_impacts": "int64",
     "n_strides": "int64",
+    **DRIFT_COLUMNS,
 }
-"""``minutes.csv``: the contract's first seven columns, then the rest."""
+"""``minutes.csv``: the contract's first seven columns, then the rest; last the drift from the runner's
+baseline (:mod:`imu.fatigue`)."""
 
 
 def _typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -270,7 +273,7 @@ def minutes_frame(
                 "n_strides": len(sd),
             }
         )
-    return _typed(pd.DataFrame(rows), MINUTE_COLUMNS)
+    return _typed(with_drift(pd.DataFrame(rows)), MINUTE_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------- summary

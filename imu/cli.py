@@ -64,6 +64,30 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return run_record(args)
 
 
+def _cmd_live(args: argparse.Namespace) -> int:
+    from imu.dashboard.cli import run_live
+
+    return run_live(args)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from imu.dashboard.cli import run_replay
+
+    return run_replay(args)
+
+
+def _add_live_arguments(p: argparse.ArgumentParser) -> None:
+    from imu.dashboard.cli import add_live_arguments
+
+    add_live_arguments(p)
+
+
+def _add_replay_arguments(p: argparse.ArgumentParser) -> None:
+    from imu.dashboard.cli import add_replay_arguments
+
+    add_replay_arguments(p)
+
+
 def _add_record_arguments(p: argparse.ArgumentParser) -> None:
     from imu.link.cli import add_record_arguments
 
@@ -111,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("record", help="record a sensor (or a virtual one) into a session folder")
     _add_record_arguments(p)
     p.set_defaults(handler=_cmd_record)
+
+    p = sub.add_parser(
+        "live", help="the live dashboard for a sensor (or a virtual one), optionally recording"
+    )
+    _add_live_arguments(p)
+    p.set_defaults(handler=_cmd_live)
+
+    p = sub.add_parser("replay", help="the live dashboard over a recording replayed at N× real time")
+    _add_replay_arguments(p)
+    p.set_defaults(handler=_cmd_replay)
 
     p = sub.add_parser("simulate", help="write a simulated run (with ground truth) as a session")
     _add_simulate_arguments(p)
