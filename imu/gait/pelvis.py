@@ -13,10 +13,11 @@ world; the same sequence the simulated runner uses):
 Tilt and obliquity are measured against gravity by :class:`imu.gait.attitude.AttitudeFilter` (gyroscope
 integration, levelled by the world-frame acceleration averaged over several strides; see that module for
 why a per-sample accelerometer correction is wrong during running and why impacts cannot corrupt the
-angle). Rotation has no gravity reference: it is the gyroscope's heading, detrended per stride by the
-straight line through its values at the stride's first and last initial contact (this removes the running
-heading, turns and the drift of the unobservable vertical-axis gyroscope bias, and keeps the periodic
-shape), then centred on its stride mean. Its mean is therefore zero by definition and only its range of
+angle). Rotation has no gravity reference: it is the gyroscope's heading, taken relative to the stride's
+first sample (wrapped to ±180°, which no stride turns) and detrended by the straight line through its
+values at the stride's first and last initial contact (this removes the running heading, turns and the
+drift of the unobservable vertical-axis gyroscope bias, and keeps the periodic shape), then centred on its
+stride mean. Its mean is therefore zero by definition and only its range of
 motion is reported. The chord also removes the change of the rotation amplitude from one stride to the
 next, so the ROM reads 0.1–0.2° below a plain max − min over the stride (simulated runner).
 
@@ -66,10 +67,16 @@ Streaming
 it; a stride row is emitted in the same call as the contact that closes it, so its delay is the contact
 stage's look-ahead (the attitude's own one-hop delay, 0.25 s, is shorter). The stage is causal otherwise;
 results are bit-identical for any chunking.
+
+Speed: per-sample work is vectorised (the attitude over batches of hops, the angles over all strides an
+update closes, each stride's figures by ``reduceat`` over its samples), frame re-commits are looked up by
+bisection, and references are cached per frame rotation; a long block is worked through in cache-sized
+pieces (:data:`PIECE`). The rest is per hop (the attitude's loop) and per stride (its contacts).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -80,13 +87,17 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from imu.errors import InputError
-from imu.gait.attitude import UP, AttitudeFilter, AttitudeSettings, quat_rotate
+from imu.gait.attitude import AttitudeFilter, AttitudeSettings
 from imu.gait.body_block import BodyBlock
 from imu.gait.contact_table import ContactTable
 from imu.samples import FloatArray
 
-CONJUGATE = np.array([1.0, -1.0, -1.0, -1.0])
 INT_COLUMNS = ("start_index", "end_index", "parity", "frame_epoch")
+PIECE = 8192
+"""Samples (and :data:`STRIDE_BATCH` strides) computed together: the arrays stay in cache; results do not
+depend on it."""
+STRIDE_BATCH = 256
+DEG_PER_RAD = 180.0 / np.pi
 
 
 # ---------------------------------------------------------------------------------------------- the table
@@ -213,7 +224,10 @@ class PelvisSettings:
 
 def apply_rotation(rotation: FloatArray, v: FloatArray) -> FloatArray:
     """``rotation @ v`` for each row of ``v`` (N, 3), element by element (same result for any N)."""
-    out: FloatArray = v[:, 0:1] * rotation[:, 0] + v[:, 1:2] * rotation[:, 1] + v[:, 2:3] * rotation[:, 2]
+    out = np.empty_like(v)
+    x, y, z = v[:, 0], v[:, 1], v[:, 2]
+    for row, (a, b, c) in enumerate(rotation.tolist()):
+        out[:, row] = x * a + y * b + z * c
     return out
 
 
@@ -224,21 +238,58 @@ def level_frame(up: FloatArray, forward: FloatArray) -> FloatArray:
     return np.vstack([ap, up, np.cross(ap, up)])
 
 
+def rotation_rows(quats: FloatArray) -> FloatArray:
+    """(9, N) entries ``r00 r01 … r22`` of the rotation matrices (sensor → world) of unit quaternions."""
+    w, x, y, z = quats[:, 0], quats[:, 1], quats[:, 2], quats[:, 3]
+    x2, y2, z2 = x + x, y + y, z + z
+    xx, yy, zz, xy, xz, yz, wx, wy, wz = (
+        x * x2,
+        y * y2,
+        z * z2,
+        x * y2,
+        x * z2,
+        y * z2,
+        w * x2,
+        w * y2,
+        w * z2,
+    )
+    return np.stack(
+        (
+            1.0 - (yy + zz),
+            xy - wz,
+            xz + wy,
+            xy + wz,
+            1.0 - (xx + zz),
+            yz - wx,
+            xz - wy,
+            yz + wx,
+            1.0 - (xx + yy),
+        )
+    )
+
+
+def body_angles(rows: FloatArray, reference: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Tilt and obliquity (deg) and heading (rad, in (-π, π]) of the body ``reference @ sensor``.
+
+    ``rows``: :func:`rotation_rows` of the sensor's attitude. World up in body axes gives tilt and obliquity:
+    ``up_body = reference @ Rᵀ up = (-cos ω sin θ, cos ω cos θ, -sin ω)``; the world direction of the
+    body's ``ml`` axis gives the heading ``ψ = atan2(ml_w[ap], ml_w[ml])``.
+    """
+    (a0, a1, a2), (v0, v1, v2), (m0, m1, m2) = reference.tolist()
+    r00, r01, r02, u0, u1, u2, r20, r21, r22 = rows
+    tilt = np.arctan2(-(a0 * u0 + a1 * u1 + a2 * u2), v0 * u0 + v1 * u1 + v2 * u2) * DEG_PER_RAD
+    obliquity = np.arcsin(np.clip(-(m0 * u0 + m1 * u1 + m2 * u2), -1.0, 1.0)) * DEG_PER_RAD
+    heading = np.arctan2(r00 * m0 + r01 * m1 + r02 * m2, r20 * m0 + r21 * m1 + r22 * m2)
+    return tilt, obliquity, heading
+
+
 def pelvis_angles_deg(quats: FloatArray, reference: FloatArray) -> FloatArray:
     """(N, 3) tilt, obliquity and heading (deg, heading unwrapped) of the body ``reference @ sensor``.
 
-    ``quats`` turn sensor vectors into the world frame. World up in body axes gives tilt and obliquity:
-    ``up_body = (-cos ω sin θ, cos ω cos θ, -sin ω)``; the world direction of the body's ``ml`` axis gives
-    the heading ``ψ = atan2(ml_w[ap], ml_w[ml])``.
+    ``quats`` (N, 4) turn sensor vectors into the world frame; see :func:`body_angles`.
     """
-    up_body = apply_rotation(
-        reference, quat_rotate(quats * CONJUGATE, np.broadcast_to(UP, (quats.shape[0], 3)))
-    )
-    ml_world = quat_rotate(quats, np.broadcast_to(reference[2], (quats.shape[0], 3)))
-    tilt = np.degrees(np.arctan2(-up_body[:, 0], up_body[:, 1]))
-    obliquity = np.degrees(np.arcsin(np.clip(-up_body[:, 2], -1.0, 1.0)))
-    heading = np.degrees(np.unwrap(np.arctan2(ml_world[:, 0], ml_world[:, 2])))
-    return np.column_stack((tilt, obliquity, heading))
+    tilt, obliquity, heading = body_angles(rotation_rows(quats), reference)
+    return np.column_stack((tilt, obliquity, np.degrees(np.unwrap(heading))))
 
 
 # ---------------------------------------------------------------------------------------------- the stage
@@ -269,17 +320,21 @@ class PelvisStage:
         self._t = np.empty(0)
         self._q = np.empty((0, 4))
         self._levelled_at: int | None = None
-        # frame bookkeeping
+        # frame bookkeeping: segments, and runs of segments with one rotation (confidence changes more often)
         self._segments_seen = 0
         self._seg_starts: list[int] = []
-        self._seg_rotations: list[FloatArray] = []
+        self._seg_run: list[int] = []
+        self._run_starts: list[int] = []
+        self._run_rotations: list[FloatArray] = []
+        self._last_rotation: object = None  # the frame stage's rotation object of the last segment
+        self._levelled: dict[tuple[int, int], FloatArray] = {}  # (epoch, run) → reference
         self._events_seen = 0
         self._pending_onsets: deque[int] = deque()
         self._epochs: list[_Epoch] = []
         # contacts and strides
         self._ics: deque[tuple[int, int]] = deque(maxlen=3)  # (ic_index, count since the chain began)
         self._open: deque[tuple[int, int, int]] = deque()  # (start, end, parity) waiting for samples
-        self._windows: dict[int, deque[tuple[float, float]]] = {0: deque(), 1: deque()}
+        self._windows: dict[int, FloatArray] = {0: np.empty((0, 2)), 1: np.empty((0, 2))}
         self._window_epoch = 0
 
     @property
@@ -290,8 +345,14 @@ class PelvisStage:
     def update(self, block: BodyBlock, contacts: ContactTable | None = None) -> PelvisStrideTable:
         self._push(block)
         self._read_frame()
-        start, quats = self._attitude.update(*self._sensor_frame(block), block.start_index)
-        self._append_quats(start, quats)
+        first, pieces = None, []
+        for i in range(0, len(block), PIECE):  # cache-sized pieces (a whole recording may come as one block)
+            piece = block.slice(i, i + PIECE)
+            start, quats = self._attitude.update(*self._sensor_frame(piece), piece.start_index)
+            first = start if first is None else first
+            pieces.append(quats)
+        if first is not None:
+            self._append_quats(first, np.concatenate(pieces))
         self._add_contacts(contacts if contacts is not None else ContactTable.empty())
         return self._close_strides()
 
@@ -325,20 +386,24 @@ class PelvisStage:
         gyr = block.gyr if block.gyr is not None else np.empty((0, 3))
         if self.frame is None or len(block) == 0:
             return block.t_s, block.acc, gyr
-        if not self._seg_starts or self._seg_starts[0] > block.start_index:
+        first = bisect_right(self._run_starts, block.start_index) - 1
+        if first < 0:
             raise InputError(
                 "a body block without its frame",
                 expected="the frame stage's segments",
                 found=f"none covering sample {block.start_index}",
             )
-        idx = np.arange(block.start_index, block.stop_index)
-        which = np.searchsorted(np.asarray(self._seg_starts), idx, side="right") - 1
+        last = bisect_right(self._run_starts, block.stop_index - 1) - 1
+        if first == last:
+            inverse = self._run_rotations[first].T
+            return block.t_s, apply_rotation(inverse, block.acc), apply_rotation(inverse, gyr)
         acc, out_gyr = np.empty_like(block.acc), np.empty_like(gyr)
-        for k in np.unique(which).tolist():
-            rows = which == k
-            inverse = self._seg_rotations[k].T
-            acc[rows] = apply_rotation(inverse, block.acc[rows])
-            out_gyr[rows] = apply_rotation(inverse, gyr[rows])
+        for k in range(first, last + 1):
+            i = max(0, self._run_starts[k] - block.start_index)
+            j = len(block) if k == last else self._run_starts[k + 1] - block.start_index
+            inverse = self._run_rotations[k].T
+            acc[i:j] = apply_rotation(inverse, block.acc[i:j])
+            out_gyr[i:j] = apply_rotation(inverse, gyr[i:j])
         return block.t_s, acc, out_gyr
 
     def _read_frame(self) -> None:
@@ -352,17 +417,23 @@ class PelvisStage:
                 self._pending_onsets.append(event.index)
         self._events_seen = len(self.frame.events_)
         for seg in self.frame.segments_[self._segments_seen :]:
-            rotation = np.asarray(seg.rotation, dtype=np.float64)
-            moved = bool(self._seg_rotations) and not np.array_equal(rotation, self._seg_rotations[-1])
+            moved = False
+            if seg.rotation is not self._last_rotation:
+                rotation = np.asarray(seg.rotation, dtype=np.float64)
+                moved = bool(self._run_rotations) and not np.array_equal(rotation, self._run_rotations[-1])
+                if moved or not self._run_rotations:
+                    self._run_starts.append(seg.start_index)
+                    self._run_rotations.append(rotation)
+                self._last_rotation = seg.rotation
             if not self._epochs:
                 self._epochs.append(_Epoch(seg.start_index, seg.start_index))
             elif self._pending_onsets and seg.start_index >= self._pending_onsets[0] and moved:
                 self._epochs.append(_Epoch(seg.start_index, self._pending_onsets.popleft()))
             epoch = self._epochs[-1]
             if epoch.reference is None and seg.confidence >= self.settings.reference_confidence:
-                epoch.reference, epoch.reference_start = rotation, seg.start_index
+                epoch.reference, epoch.reference_start = self._run_rotations[-1], seg.start_index
             self._seg_starts.append(seg.start_index)
-            self._seg_rotations.append(rotation)
+            self._seg_run.append(len(self._run_rotations) - 1)
         self._segments_seen = len(self.frame.segments_)
 
     def _append_quats(self, start: int, quats: FloatArray) -> None:
@@ -371,7 +442,7 @@ class PelvisStage:
         q_start = self._q_start()
         if start != q_start + self._q.shape[0]:  # pragma: no cover - the filter emits contiguously
             raise AssertionError("attitude output out of order")
-        self._q = np.concatenate([self._q, quats])
+        self._q = np.concatenate([self._q, quats]) if self._q.shape[0] else quats
         if self._levelled_at is not None and self._attitude.levelled_index_ is not None:
             self._levelled_at = min(self._levelled_at, self._attitude.levelled_index_)
 
@@ -399,12 +470,13 @@ class PelvisStage:
 
     # ------------------------------------------------------------------ strides
     def _close_strides(self) -> PelvisStrideTable:
-        rows = []
         q_end = self._q_start() + self._q.shape[0]
+        closing = []
         while self._open and self._open[0][1] < q_end:
-            rows.append(self._stride(*self._open.popleft()))
+            closing.append(self._open.popleft())
+        tables = [self._strides(closing[i : i + STRIDE_BATCH]) for i in range(0, len(closing), STRIDE_BATCH)]
         self._trim()
-        return PelvisStrideTable.from_rows(rows)
+        return tables[0] if len(tables) == 1 else PelvisStrideTable.concat(tables)
 
     def _trim(self) -> None:
         keep = (self._start or 0) + self._received - self._history
@@ -416,70 +488,136 @@ class PelvisStage:
         self._t, self._q = self._t[drop:], self._q[drop:]
 
     def _reference(self, end: int) -> tuple[FloatArray, int, bool]:
-        """The reference frame for a stride ending at ``end``: (rotation, epoch number, trusted)."""
-        number = max(i for i, e in enumerate(self._epochs) if e.start <= end) if self._epochs else 0
+        """The reference frame for a stride ending at ``end``: (rotation, epoch number, trusted).
+
+        The same array object is returned for strides with the same reference (they are grouped by it).
+        """
+        number = len(self._epochs) - 1
+        while number > 0 and self._epochs[number].start > end:
+            number -= 1
         epoch = self._epochs[number]
         if self.frame is None and epoch.reference is not None:
             return epoch.reference, number, True
-        k = int(np.searchsorted(np.asarray(self._seg_starts), end, side="right")) - 1
-        current = self._seg_rotations[max(k, 0)]
+        run = self._seg_run[max(bisect_right(self._seg_starts, end) - 1, 0)]
         if epoch.reference is not None and epoch.reference_start <= end:
-            return level_frame(epoch.reference[1], current[0]), number, True
-        return current, number, False
+            reference = self._levelled.get((number, run))
+            if reference is None:
+                reference = level_frame(epoch.reference[1], self._run_rotations[run][0])
+                self._levelled[(number, run)] = reference
+            return reference, number, True
+        return self._run_rotations[run], number, False
 
-    def _stride(self, start: int, end: int, parity: int) -> dict[str, float]:
+    def _strides(self, closing: list[tuple[int, int, int]]) -> PelvisStrideTable:
+        """The rows of the strides ``(start, end, parity)`` (in order), all their samples held."""
         base = self._q_start()
-        reference, epoch_number, trusted = self._reference(end)
-        epoch = self._epochs[epoch_number]
-        angles = pelvis_angles_deg(self._q[start - base : end - base + 1], reference)
-        t = self._t[start - base : end - base + 1]
-        heading = angles[:, 2]
-        chord = heading[0] + (heading[-1] - heading[0]) * (t - t[0]) / (t[-1] - t[0])
-        tilt, obliquity, rotation = angles[:-1, 0], angles[:-1, 1], (heading - chord)[:-1]
-        settled = (
-            trusted and start >= epoch.start and (self._levelled_at is None or start >= self._levelled_at)
-        )
-        row: dict[str, float] = {
+        start, end, parity = (np.array(column, dtype=np.int64) for column in zip(*closing, strict=True))
+        references = [self._reference(e) for e in end.tolist()]
+        epoch = np.array([r[1] for r in references], dtype=np.int64)
+        epoch_start = np.array([self._epochs[r[1]].start for r in references], dtype=np.int64)
+        trusted = np.array([r[2] for r in references])
+        levelled = start >= self._levelled_at if self._levelled_at is not None else True
+        settled = trusted & (start >= epoch_start) & levelled
+        lo, hi = int(start[0]) - base, int(end[-1]) - base + 1
+        rows, t = rotation_rows(self._q[lo:hi]), self._t[lo:hi]
+        stats = np.empty((len(closing), len(STRIDE_STATS)))
+        first = 0
+        for k in range(1, len(closing) + 1):  # runs of strides with one reference
+            if k == len(closing) or references[k][0] is not references[first][0]:
+                s0, s1 = int(start[first]) - base - lo, int(end[k - 1]) - base - lo + 1
+                stats[first:k] = _stride_stats(
+                    body_angles(rows[:, s0:s1], references[first][0]),
+                    t[s0:s1],
+                    start[first:k] - start[first],
+                    end[first:k] - start[first],
+                )
+                first = k
+        columns: dict[str, Any] = {
             "start_index": start,
             "end_index": end,
-            "t_start_s": float(t[0]),
-            "t_end_s": float(t[-1]),
+            "t_start_s": t[start - base - lo],
+            "t_end_s": t[end - base - lo],
             "parity": parity,
-            "frame_epoch": epoch_number,
+            "frame_epoch": epoch,
             "settled": settled,
-            "tilt_mean_deg": float(tilt.mean()),
-            "tilt_rom_deg": float(tilt.max() - tilt.min()),
-            "obliquity_mean_deg": float(obliquity.mean()),
-            "obliquity_rom_deg": float(obliquity.max() - obliquity.min()),
-            "rotation_rom_deg": float(rotation.max() - rotation.min()),
+            **{name: stats[:, i] for i, name in enumerate(STRIDE_STATS)},
         }
-        row.update(self._variability(row, parity, epoch_number, settled))
-        return row
+        columns.update(self._variability(columns))
+        return PelvisStrideTable(**columns)
 
-    def _variability(self, row: dict[str, float], parity: int, epoch: int, settled: bool) -> dict[str, float]:
-        if epoch != self._window_epoch:
-            self._window_epoch = epoch
-            for w in self._windows.values():
-                w.clear()
-        window = self._windows[parity]
-        if settled:
-            window.append((row["tilt_mean_deg"], row["tilt_rom_deg"]))
-            while len(window) > self.settings.window_strides:
-                window.popleft()
-        nan = float("nan")
-        if len(window) < self.settings.window_strides:
-            return {
-                "tilt_mean_sd_deg": nan,
-                "tilt_mean_cv_pct": nan,
-                "tilt_rom_sd_deg": nan,
-                "tilt_rom_cv_pct": nan,
-            }
-        values = np.array(window)
-        sd = values.std(axis=0, ddof=1)
-        mean = np.abs(values.mean(axis=0))
+    def _variability(self, rows: dict[str, Any]) -> dict[str, FloatArray]:
+        """Rolling SD and CV of tilt mean and ROM over the last ``window_strides`` settled strides of the same
+        parity (see the module docstring), for each row; windows carry over from call to call."""
+        size = self.settings.window_strides
+        count = rows["start_index"].shape[0]
+        sd, cv = np.full((count, 2), np.nan), np.full((count, 2), np.nan)
+        values = np.column_stack((rows["tilt_mean_deg"], rows["tilt_rom_deg"]))
+        epochs, parities, settled = rows["frame_epoch"], rows["parity"], rows["settled"]
+        for run in np.split(np.arange(count), np.flatnonzero(np.diff(epochs)) + 1):
+            if int(epochs[run[0]]) != self._window_epoch:
+                self._window_epoch = int(epochs[run[0]])
+                self._windows = {0: np.empty((0, 2)), 1: np.empty((0, 2))}
+            for parity in (0, 1):
+                mine = run[parities[run] == parity]
+                if mine.shape[0] == 0:
+                    continue
+                window = np.concatenate([self._windows[parity], values[mine[settled[mine]]]])
+                ends = self._windows[parity].shape[0] + np.cumsum(settled[mine])  # window length after each
+                full = ends >= size
+                if full.any():
+                    latest = window[(ends[full] - size)[:, None] + np.arange(size)]  # (k, size, 2)
+                    mean = latest.sum(axis=1) / size
+                    deviation = latest - mean[:, None, :]
+                    sd[mine[full]] = np.sqrt((deviation * deviation).sum(axis=1) / (size - 1))
+                    cv[mine[full]] = 100.0 * sd[mine[full]] / np.abs(mean)
+                self._windows[parity] = window[-size:]
+        if not self.absolute:
+            cv[:, 0] = np.nan
         return {
-            "tilt_mean_sd_deg": float(sd[0]),
-            "tilt_mean_cv_pct": float(100.0 * sd[0] / mean[0]) if self.absolute else nan,
-            "tilt_rom_sd_deg": float(sd[1]),
-            "tilt_rom_cv_pct": float(100.0 * sd[1] / mean[1]),
+            "tilt_mean_sd_deg": sd[:, 0],
+            "tilt_mean_cv_pct": cv[:, 0],
+            "tilt_rom_sd_deg": sd[:, 1],
+            "tilt_rom_cv_pct": cv[:, 1],
         }
+
+
+STRIDE_STATS = (
+    "tilt_mean_deg",
+    "tilt_rom_deg",
+    "obliquity_mean_deg",
+    "obliquity_rom_deg",
+    "rotation_rom_deg",
+)
+
+
+def _stride_stats(
+    angles: tuple[FloatArray, FloatArray, FloatArray],
+    t: FloatArray,
+    start: NDArray[np.int64],
+    end: NDArray[np.int64],
+) -> FloatArray:
+    """(strides, 5) :data:`STRIDE_STATS` of strides ``[start, end]`` (positions in ``angles`` and ``t``).
+
+    Tilt and obliquity over ``[start, end)``. Rotation: the heading relative to the stride's first sample
+    (wrapped to ±180°, so a stride must turn less than that), minus the chord to its value at ``end``.
+    """
+    tilt, obliquity, heading = angles
+    bounds = np.column_stack((start, end)).ravel()
+    samples = (end - start).astype(np.float64)
+    out = np.empty((start.shape[0], 5))
+    for i, angle in ((0, tilt), (2, obliquity)):
+        out[:, i] = np.add.reduceat(angle, bounds)[::2] / samples
+        out[:, i + 1] = np.maximum.reduceat(angle, bounds)[::2] - np.minimum.reduceat(angle, bounds)[::2]
+    # the strides' samples one after another (strides overlap by a step)
+    length = end - start + 1
+    offset = np.cumsum(length) - length
+    index = np.arange(int(length.sum())) - np.repeat(offset - start, length)
+    turned = heading[index] - np.repeat(heading[start], length)
+    turned -= 2.0 * np.pi * np.round(turned / (2.0 * np.pi))
+    elapsed = t[index] - np.repeat(t[start], length)
+    slope = turned[offset + length - 1] / (t[end] - t[start])
+    rotation = turned - np.repeat(slope, length) * elapsed
+    bounds = np.column_stack((offset, offset + length - 1)).ravel()
+    out[:, 4] = np.degrees(
+        np.maximum.reduceat(rotation, bounds)[::2] - np.minimum.reduceat(rotation, bounds)[::2]
+    )
+    return out
