@@ -64,15 +64,29 @@ until ``up_fix_gait_s`` of gait after the slip, and a :class:`FrameEvent` marks 
 between the slip's onset and its confirmation (``slip_hold_s`` plus up to ``slip_window_s``) keep the old
 frame: nothing emitted is retracted. ``flush`` emits nothing (no sample is held) and brings the final
 estimate (:attr:`BodyFrameStage.rotation_`, ``confidence_``) up to date with the last, partial hop.
+
+Speed, and the same bits for any chunking
+=========================================
+Per sample, everything is one numpy pass per block: the two IIR filters (``sosfilt`` with carried state
+gives the same bits however the stream is cut), the jerk, and the rotation (element by element, so the
+bits do not depend on the block length either). Each hop is reduced to one row of additive sums; its 6×6
+second moments of band-passed acceleration and jerk come from a contiguous copy of exactly that hop's
+samples, so they do not depend on where blocks were cut. The trailing window of hop rows is summed neither
+by re-adding ``window_s`` of hops every hop nor by a running add-and-subtract (whose rounding would grow
+with the stream): hops fall into aligned groups of one window each, and the window ending at position
+``p`` of a group is (the previous group's suffix from ``p + 1``) + (this group's prefix to ``p``), both
+accumulated in hop order. The estimates of all hops of a block are vectorised; only the commit rules run
+per hop, in plain Python on floats, and the rest of a block's hops is evaluated again only when the frame
+in use changed (a commit, up fixed, a slip).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from imu.constants import STANDARD_GRAVITY_MS2
@@ -150,10 +164,41 @@ def _rotation_from(forward: FloatArray, up: FloatArray) -> FloatArray:
     return np.vstack([f, u, np.cross(f, u)])
 
 
-def _apply(rotation: FloatArray, v: FloatArray) -> FloatArray:
-    """``rotation @ row`` for each row of ``v`` (N, 3), element by element: the same bits for any N (a
-    matrix product may take another code path for another N, and the output must not depend on chunking)."""
-    out: FloatArray = v[:, 0:1] * rotation[:, 0] + v[:, 1:2] * rotation[:, 1] + v[:, 2:3] * rotation[:, 2]
+def _apply(rotation: FloatArray, columns: FloatArray, out: FloatArray) -> None:
+    """``out[n] = rotation @ v[n]`` from the columns ``v.T`` (3, N), element by element in a fixed order:
+    the same bits for any N (a matrix product may take another code path for another N, and the output
+    must not depend on chunking)."""
+    for i in range(3):
+        r = rotation[i]
+        row = columns[0] * r[0]
+        row += columns[1] * r[1]
+        row += columns[2] * r[2]
+        out[:, i] = row
+
+
+def _norms(v: FloatArray) -> FloatArray:
+    """Euclidean norms of the rows of ``v`` (m, 3), element by element (fixed order)."""
+    out: FloatArray = np.sqrt(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2])
+    return out
+
+
+def _dots(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Row-wise dot products of (m, 3) arrays, or of each row with one (3,) vector, in a fixed order."""
+    out: FloatArray = a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+    return out
+
+
+def _rotations_from(forward: FloatArray, up: FloatArray) -> FloatArray:
+    """:func:`_rotation_from` for each row of ``forward`` and ``up`` (m, 3): (m, 3, 3)."""
+    u = up / _norms(up)[:, None]
+    f = forward - u * _dots(forward, u)[:, None]
+    f = f / _norms(f)[:, None]
+    out: FloatArray = np.stack([f, u, np.cross(f, u)], axis=1)
+    return out
+
+
+def _angles_deg(cos: FloatArray) -> FloatArray:
+    out: FloatArray = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
     return out
 
 
@@ -211,22 +256,6 @@ class FrameEvent:
     realigned: bool
 
 
-@dataclass(frozen=True, eq=False)
-class _Hop:
-    """Sums over one hop: what the frame estimate needs, additive over hops."""
-
-    index: int
-    start_index: int
-    t_start_s: float
-    n: int
-    acc_sum: FloatArray
-    band_cov: FloatArray  # Σ a aᵀ of band-passed acc
-    jerk_cov: FloatArray  # Σ ȧ ȧᵀ
-    cross: FloatArray  # Σ a ȧᵀ
-    mode_weight: float  # +1 running … -1 walking
-    moving: bool
-
-
 def concat_body(blocks: list[BodyBlock]) -> BodyBlock:
     """Join consecutive body blocks (the ``join`` for :func:`imu.gait.stage.run_stream`)."""
     parts = [b for b in blocks if len(b)]
@@ -248,6 +277,66 @@ def concat_body(blocks: list[BodyBlock]) -> BodyBlock:
 
 
 # ---------------------------------------------------------------------------------------------- the stage
+# A hop's row of additive sums (the window estimate is a function of their sum over the window's hops):
+_ACC = slice(0, 3)  # Σ acc
+_SIGNED = slice(3, 12)  # -mode_weight · Σ a ȧᵀ (band-passed acc a, jerk ȧ), row-major
+_BAND = slice(12, 18)  # |mode_weight| · Σ a aᵀ, entries xx xy xz yy yz zz
+_JERK = slice(18, 24)  # |mode_weight| · Σ ȧ ȧᵀ, same entries
+_MOVING, _MOVING_N, _ENERGY, _ENERGY_W = (
+    24,
+    25,
+    26,
+    27,
+)  # gait-like hops: 1, samples, tr Σ a aᵀ, · |mode_weight|
+_N_SUMS = 28
+_UPPER = (np.array([0, 0, 0, 1, 1, 2]), np.array([0, 1, 2, 1, 2, 2]))
+_SUB_BATCH = 64
+"""Hops evaluated together; after a change of the frame in use the rest is evaluated again."""
+
+
+def _quad(m6: FloatArray, u: FloatArray) -> FloatArray:
+    """``uᵀ M u`` per row for symmetric M given by its upper entries (xx xy xz yy yz zz), fixed order."""
+    u0, u1, u2 = u[:, 0], u[:, 1], u[:, 2]
+    diag = m6[:, 0] * (u0 * u0) + m6[:, 3] * (u1 * u1) + m6[:, 5] * (u2 * u2)
+    off = m6[:, 1] * (u0 * u1) + m6[:, 2] * (u0 * u2) + m6[:, 4] * (u1 * u2)
+    out: FloatArray = diag + 2.0 * off
+    return out
+
+
+def _frame_cos(frames: FloatArray, rotation: FloatArray) -> FloatArray:
+    """Cosine of the rotation angle from each of ``frames`` (m, 3, 3) to ``rotation``: (tr(a bᵀ) - 1) / 2."""
+    trace = (
+        _dots(frames[:, 0], rotation[0]) + _dots(frames[:, 1], rotation[1]) + _dots(frames[:, 2], rotation[2])
+    )
+    out: FloatArray = (trace - 1.0) / 2.0
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Hops:
+    """The hops that closed in one call, in order: their sums and, for the flight fraction, their low-passed
+    acceleration in ``parts`` of equal-length hops ``(first hop, (3, hops, samples))``."""
+
+    index: NDArray[np.int64]  # absolute hop index (start_index // hop length)
+    start_index: NDArray[np.int64]
+    t_start_s: FloatArray
+    n: NDArray[np.int64]
+    moments: FloatArray  # (m, 6, 6): Σ x xᵀ of x = (band-passed acc, jerk)
+    acc_sum: FloatArray  # (m, 3)
+    parts: list[tuple[int, FloatArray]]
+
+    def flight_counts(self, h0: int, h1: int, up: FloatArray, threshold: float) -> NDArray[np.int64]:
+        """Samples of hops ``[h0, h1)`` whose low-passed acceleration along ``up`` is below ``threshold``."""
+        out = np.empty(h1 - h0, dtype=np.int64)
+        for first, low in self.parts:
+            a, b = max(h0, first), min(h1, first + low.shape[1])
+            if a < b:
+                lv = low[:, a - first : b - first]
+                along = lv[0] * up[0] + lv[1] * up[1] + lv[2] * up[2]
+                out[a - h0 : b - h0] = np.count_nonzero(along < threshold, axis=1)
+        return out
+
+
 class BodyFrameStage:
     """Sensor-frame blocks in, body-frame blocks out, with no delay (see the module docstring).
 
@@ -264,7 +353,7 @@ class BodyFrameStage:
         self.rate_hz = float(rate_hz)
         self.mounting = mounting
         self._hop_n = max(1, round(s.hop_s * rate_hz))
-        self._window_hops = max(1, round(s.window_s / s.hop_s))
+        self._window_hops = w = max(1, round(s.window_s / s.hop_s))
         self._slip_hops = max(1, round(s.slip_window_s / s.hop_s))
         self._hold_hops = max(1, round(s.slip_hold_s / s.hop_s))
         nyq = rate_hz / 2
@@ -274,18 +363,25 @@ class BodyFrameStage:
         self._low = butter(2, min(s.flight_lowpass_hz, 0.45 * nyq * 2), "low", fs=rate_hz, output="sos")
         self._band_zi: FloatArray | None = None
         self._low_zi: FloatArray | None = None
-        self._prev_band: FloatArray | None = None
+        self._prev_band = np.zeros(3)
         self._has_gyr: bool | None = None
         self._next_index: int | None = None  # absolute index of the next sample expected
-        # the open hop's raw and derived per-sample signals
-        self._hop_band = np.empty((0, 3))
-        self._hop_jerk = np.empty((0, 3))
-        self._hop_low = np.empty((0, 3))
-        self._hop_acc = np.empty((0, 3))
-        self._hop_start = (0, 0.0)
-        self._hops: deque[_Hop] = deque(maxlen=self._window_hops)
+        # the open hop: rows band (3), jerk (3), low (3), acc (3) of its samples so far, and its first time
+        self._open = np.empty((12, 0))
+        self._open_t_s = 0.0
+        self._hops_closed = 0
+        self._first_hop = 0  # absolute index of the window's first hop (stream start or slip onset)
+        # window sums (module docstring): aligned groups of one window of hop rows each
+        self._group = -1
+        self._cur = np.zeros((w, _N_SUMS))
+        self._prev = np.zeros((w, _N_SUMS))
+        self._pre = np.zeros(_N_SUMS)
+        self._suf = np.zeros((w + 1, _N_SUMS))
+        self._ring_start = np.zeros(2 * w, dtype=np.int64)  # start index and time of the last hops
+        self._ring_t_s = np.zeros(2 * w)
+        self._recent_acc = np.zeros((self._slip_hops - 1, 3))  # Σ acc of the last hops (slip check)
         self._slip_count = 0
-        self._slip_onset: _Hop | None = None
+        self._slip_onset: int | None = None  # absolute hop index
         self._up_sum = np.zeros(3)  # Σ acc since the stream's start or the last slip
         self._gait_n = 0  # samples of gait-like hops since then
         self.up_fixed_ = False
@@ -321,6 +417,7 @@ class BodyFrameStage:
             return self._empty(block.start_index if self._next_index is None else self._next_index)
         if self._next_index is None:
             self._start_frame(block.acc[0])
+            self._first_hop = block.start_index // self._hop_n
         elif block.start_index != self._next_index:
             raise InputError(
                 "blocks must be consecutive",
@@ -328,26 +425,20 @@ class BodyFrameStage:
                 found=str(block.start_index),
             )
         self._next_index = block.stop_index
-        out: list[BodyBlock] = []
-        i, n = 0, len(block)
-        while i < n:
-            abs_i = block.start_index + i
-            to_boundary = self._hop_n - abs_i % self._hop_n
-            j = min(n, i + to_boundary)
-            out.append(self._rotate(block, i, j))
-            self._add_derived(block.acc[i:j], abs_i, float(block.t_s[i]))
-            if j - i == to_boundary:
-                self._close_hop(abs_i // self._hop_n)
-            i = j
-        return concat_body(out)
+        acc = np.ascontiguousarray(block.acc.T)
+        rotation, confidence = self._rotation, self.confidence_
+        closed = self._close(self._cut_hops(self._derive(acc), block))
+        return self._rotate(block, acc, rotation, confidence, closed)
 
     def flush(self) -> BodyBlock:
-        if len(self._hop_low):
+        if self._open.shape[1]:
             assert self._next_index is not None
-            self._close_hop((self._next_index - 1) // self._hop_n)
+            first = self._next_index - self._open.shape[1]
+            self._close(self._hops_of([(first, self._open[:, None, :], np.array([self._open_t_s]))]))
+            self._open = np.empty((12, 0))
         return self._empty(self._next_index or 0)
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ samples → hops
     def _empty(self, start: int) -> BodyBlock:
         has_gyr = bool(self._has_gyr) if self._has_gyr is not None else True
         return BodyBlock(np.empty(0), np.empty((0, 3)), np.empty((0, 3)) if has_gyr else None, start)
@@ -360,158 +451,376 @@ class BodyFrameStage:
         up = first_acc / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
         self._rotation = _rotation_from(self._placeholder_forward(up), up)
 
-    def _add_derived(self, acc: FloatArray, first_index: int, first_t_s: float) -> None:
-        """Band-pass, jerk and low-pass of the open hop's new samples (filter state carried over)."""
-        if len(self._hop_acc) == 0:
-            self._hop_start = (first_index, first_t_s)
-        if self._band_zi is None:
-            self._band_zi = sosfilt_zi(self._band)[:, :, None] * acc[0][None, None, :]
-            self._low_zi = sosfilt_zi(self._low)[:, :, None] * acc[0][None, None, :]
-            self._prev_band = np.zeros(3)
-        band, self._band_zi = sosfilt(self._band, acc, axis=0, zi=self._band_zi)
-        low, self._low_zi = sosfilt(self._low, acc, axis=0, zi=self._low_zi)
-        assert self._prev_band is not None
-        jerk = np.diff(band, axis=0, prepend=self._prev_band[None, :]) * self.rate_hz
-        self._prev_band = band[-1]
-        self._hop_band = np.concatenate([self._hop_band, band])
-        self._hop_jerk = np.concatenate([self._hop_jerk, jerk])
-        self._hop_low = np.concatenate([self._hop_low, low])
-        self._hop_acc = np.concatenate([self._hop_acc, acc])
-
-    def _close_hop(self, hop_index: int) -> None:
-        s = self.settings
-        n = len(self._hop_low)
-        first, t_first = self._hop_start
-        acc = self._hop_acc
-        band, jerk = self._hop_band, self._hop_jerk
-        assert self._rotation is not None
-        mean = acc.sum(axis=0)
-        up = self._rotation[1] if self._hops else mean / max(float(np.linalg.norm(mean)), 1e-12)
-        flight = float(np.mean(self._hop_low @ up < s.flight_g * STANDARD_GRAVITY_MS2))
-        hop = _Hop(
-            index=hop_index,
-            start_index=first,
-            t_start_s=t_first,
-            n=n,
-            acc_sum=acc.sum(axis=0),
-            band_cov=band.T @ band,
-            jerk_cov=jerk.T @ jerk,
-            cross=band.T @ jerk,
-            mode_weight=float(np.tanh((flight - s.running_flight_fraction) / s.mode_scale)),
-            moving=bool(np.sqrt(np.trace(band.T @ band) / n) > s.gait_rms_ms2),
-        )
-        self._hop_band = np.empty((0, 3))
-        self._hop_jerk = np.empty((0, 3))
-        self._hop_low = np.empty((0, 3))
-        self._hop_acc = np.empty((0, 3))
-        self._hops.append(hop)
-        self._up_sum = self._up_sum + hop.acc_sum
-        self._gait_n += hop.n if hop.moving else 0
-        self._check_slip()
-        self._commit()
-
-    def _estimate(self, hops: list[_Hop], up: FloatArray | None = None) -> tuple[FloatArray, float]:
-        """The frame (rows ap, v, ml) and its confidence from a list of hop sums; ``up`` when it is fixed."""
-        s = self.settings
-        if not hops:
-            return np.eye(3), 0.0
-        if up is None:
-            acc_sum = np.sum([h.acc_sum for h in hops], axis=0)
-            norm = float(np.linalg.norm(acc_sum))
-            up = acc_sum / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
-        horizontal = np.eye(3) - np.outer(up, up)
-        signed = np.sum([-h.mode_weight * h.cross for h in hops], axis=0)
-        weights = np.array([abs(h.mode_weight) for h in hops])
-        band = np.sum([w * h.band_cov for w, h in zip(weights, hops, strict=True)], axis=0)
-        jerk = np.sum([w * h.jerk_cov for w, h in zip(weights, hops, strict=True)], axis=0)
-        c = horizontal @ signed @ up
-        norm = float(
-            np.sqrt(max(np.trace(horizontal @ band @ horizontal), 0.0) * max(float(up @ jerk @ up), 0.0))
-        )
-        moving = [h for h in hops if h.moving]
-        if norm <= 0 or not moving or np.linalg.norm(c) == 0:
-            return _rotation_from(self._placeholder_forward(up), up), 0.0
-        r = float(np.linalg.norm(c)) / norm
-        energy = np.array([np.trace(h.band_cov) for h in moving])
-        certainty = float(np.sum(energy * [abs(h.mode_weight) for h in moving]) / np.sum(energy))
-        gait_s = sum(h.n for h in moving) / self.rate_hz
-        conf = certainty * min(1.0, r / s.full_correlation) * min(1.0, gait_s / s.full_gait_s)
-        return _rotation_from(c, up), float(np.clip(conf, 0.0, 1.0))
-
     def _placeholder_forward(self, up: FloatArray) -> FloatArray:
         """Before any gait: the current forward if there is one, else the most horizontal sensor axis."""
         if self._rotation is not None:
             return self._rotation[0]
         return np.eye(3)[int(np.argmin(np.abs(up)))]
 
-    def _commit(self) -> None:
-        """Re-estimate; fix up once enough gait is seen; take a new frame only beyond the hysteresis and
-        only on enough evidence for the forward axis."""
-        if self.mounting is not None:
-            return
+    def _derive(self, acc: FloatArray) -> FloatArray:
+        """Rows band-pass (3), jerk (3), low-pass (3), acc (3) of the block's samples (columns), filter state
+        carried over."""
+        if self._band_zi is None:
+            self._band_zi = sosfilt_zi(self._band)[:, None, :] * acc[:, 0][None, :, None]
+            self._low_zi = sosfilt_zi(self._low)[:, None, :] * acc[:, 0][None, :, None]
+        out = np.empty((12, acc.shape[1]))
+        out[0:3], self._band_zi = sosfilt(self._band, acc, axis=-1, zi=self._band_zi)
+        out[6:9], self._low_zi = sosfilt(self._low, acc, axis=-1, zi=self._low_zi)
+        np.subtract(out[0:3, :1], self._prev_band[:, None], out=out[3:6, :1])
+        np.subtract(out[0:3, 1:], out[0:3, :-1], out=out[3:6, 1:])
+        out[3:6] *= self.rate_hz
+        out[9:12] = acc
+        self._prev_band = out[0:3, -1].copy()
+        return out
+
+    def _cut_hops(self, derived: FloatArray, block: SampleBlock) -> _Hops:
+        """The hops the block completes (the open one first); the rest stays open."""
+        n, k = self._hop_n, self._open.shape[1]
+        first = block.start_index - k
+        if k:
+            derived = np.concatenate([self._open, derived], axis=1)
+        t_s = block.t_s
+        total = derived.shape[1]
+        parts = []
+        pos = 0
+        head = -first % n  # samples before the first hop boundary (a stream starting mid-hop)
+        if 0 < head <= total:
+            parts.append((first, derived[:, None, :head], np.array([self._open_t_s if k else t_s[0]])))
+            pos = head
+        m = (total - pos) // n if head <= total else 0
+        if m:
+            starts = pos + n * np.arange(m)
+            times = t_s[np.maximum(starts - k, 0)]
+            if k and pos == 0:
+                times[0] = self._open_t_s
+            parts.append((first + pos, derived[:, pos : pos + m * n].reshape(12, m, n), times))
+            pos += m * n
+        if pos < total:
+            self._open_t_s = self._open_t_s if (k and pos == 0) else float(t_s[pos - k])
+        self._open = derived[:, pos:].copy()
+        return self._hops_of(parts)
+
+    def _hops_of(self, parts: list[tuple[int, FloatArray, FloatArray]]) -> _Hops:
+        """Sums of hops given as ``(first sample, (12, hops, samples), start times)`` parts."""
+        index, start, times, n, moments, acc_sum, lows = [], [], [], [], [], [], []
+        h = 0
+        for first, d, t_s in parts:
+            m, length = d.shape[1], d.shape[2]
+            # each hop's (6, samples) as its own contiguous matrix: the same bits wherever the block was cut
+            x = np.ascontiguousarray(d[0:6].transpose(1, 0, 2))
+            moments.append(x @ x.transpose(0, 2, 1))
+            acc_sum.append(d[9:12].sum(axis=2).T)
+            starts = first + length * np.arange(m)
+            start.append(starts)
+            index.append(starts // self._hop_n)
+            times.append(t_s)
+            n.append(np.full(m, length))
+            lows.append((h, d[6:9]))
+            h += m
+        if not parts:
+            e = np.empty(0, dtype=np.int64)
+            return _Hops(e, e, np.empty(0), e, np.empty((0, 6, 6)), np.empty((0, 3)), [])
+        return _Hops(
+            np.concatenate(index),
+            np.concatenate(start),
+            np.concatenate(times),
+            np.concatenate(n),
+            np.concatenate(moments),
+            np.concatenate(acc_sum),
+            lows,
+        )
+
+    # ------------------------------------------------------------------ hops → frames
+    def _close(self, hops: _Hops) -> list[tuple[int, FloatArray, float]]:
+        """Close the hops in order; returns (index after the hop, frame, confidence) in effect after each."""
+        out: list[tuple[int, FloatArray, float]] = []
+        h = 0
+        while h < len(hops.index):
+            h = self._close_some(hops, h, min(len(hops.index), h + _SUB_BATCH), out)
+        return out
+
+    def _hop_rows(self, hops: _Hops, h0: int, h1: int) -> FloatArray:
+        """The rows of sums of hops ``[h0, h1)``; the mode weight takes the up in use when each closes."""
         s = self.settings
         assert self._rotation is not None
-        hops = list(self._hops)
+        up = self._rotation[1]
+        threshold = s.flight_g * STANDARD_GRAVITY_MS2
+        counts = hops.flight_counts(h0, h1, up, threshold)
+        if self._hops_closed == 0:  # the stream's first hop: up along its own mean
+            mean = hops.acc_sum[h0]
+            own = mean / max(float(_norms(mean[None])[0]), 1e-12)
+            counts[0] = hops.flight_counts(h0, h0 + 1, own, threshold)[0]
+        n = hops.n[h0:h1].astype(np.float64)
+        weight = np.tanh((counts / n - s.running_flight_fraction) / s.mode_scale)
+        moments = hops.moments[h0:h1]
+        energy = (moments[:, 0, 0] + moments[:, 1, 1]) + moments[:, 2, 2]
+        moving = (np.sqrt(energy / n) > s.gait_rms_ms2).astype(np.float64)
+        size = abs(weight)
+        rows = np.empty((h1 - h0, _N_SUMS))
+        rows[:, _ACC] = hops.acc_sum[h0:h1]
+        rows[:, _SIGNED] = -weight[:, None] * moments[:, 0:3, 3:6].reshape(-1, 9)
+        rows[:, _BAND] = size[:, None] * moments[:, _UPPER[0], _UPPER[1]]
+        rows[:, _JERK] = size[:, None] * moments[:, 3 + _UPPER[0], 3 + _UPPER[1]]
+        rows[:, _MOVING] = moving
+        rows[:, _MOVING_N] = moving * n
+        rows[:, _ENERGY] = moving * energy
+        rows[:, _ENERGY_W] = moving * (energy * size)
+        return rows
+
+    def _window_sums(self, q0: int, rows: FloatArray) -> tuple[FloatArray, tuple[Any, ...]]:
+        """Sums over the trailing window of hops ``q0, q0 + 1, …`` given their rows, and the group state
+        after them (not yet adopted)."""
+        w = self._window_hops
+        group, cur, prev, pre, suf = self._group, self._cur, self._prev, self._pre, self._suf
+        sums = np.empty_like(rows)
+        copied = False
+        i, m = 0, rows.shape[0]
+        while i < m:
+            g, p = divmod(q0 + i, w)
+            if g != group:
+                prev = cur if g == group + 1 else np.zeros((w, _N_SUMS))
+                suf = _suffix_sums(prev)
+                cur, pre, group, copied = np.zeros((w, _N_SUMS)), np.zeros(_N_SUMS), g, True
+            elif not copied:
+                cur, copied = cur.copy(), True
+            j = min(m, i + w - p)
+            cur[p : p + j - i] = rows[i:j]
+            run = np.cumsum(np.concatenate([pre[None], rows[i:j]]), axis=0)[1:]
+            sums[i:j] = suf[p + 1 : p + 1 + j - i] + run
+            pre = run[-1]
+            i = j
+        return sums, (group, cur, prev, pre, suf)
+
+    def _close_some(self, hops: _Hops, h0: int, h1: int, out: list[tuple[int, FloatArray, float]]) -> int:
+        """Close hops from ``h0`` on, evaluated together up to ``h1``, until the frame in use changes;
+        returns the next hop to close."""
+        s = self.settings
+        rotation = self._rotation
+        assert rotation is not None
+        m = h1 - h0
+        q = hops.index[h0:h1]
+        rows = self._hop_rows(hops, h0, h1)
+        sums, group_state = self._window_sums(int(q[0]), rows)
+        ring = q % (2 * self._window_hops)
+        self._ring_start[ring] = hops.start_index[h0:h1]
+        self._ring_t_s[ring] = hops.t_start_s[h0:h1]
+        up_sums = np.cumsum(np.concatenate([self._up_sum[None], rows[:, _ACC]]), axis=0)[1:]
+        gait_n = self._gait_n + np.cumsum(hops.n[h0:h1] * (rows[:, _MOVING] > 0))
+        # slip check: the gravity direction of the last slip_hops hops against the reference up
+        recent = np.concatenate([self._recent_acc, rows[:, _ACC]])
+        k = self._slip_hops
+        u = recent[0:m]
+        for j in range(1, k):
+            u = u + recent[j : j + m]
+        norm = _norms(u)
+        checkable = (np.minimum(self._window_hops, q - self._first_hop + 1) >= k + 1) & (norm != 0)
+        reference = self.mounting.rotation if self.mounting is not None else rotation
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slip_deg = _angles_deg(_dots(u / norm[:, None], reference[1]))
+        frames = np.empty((0, 3, 3))
+        turn_deg: list[float] = []
+        tilt_deg: list[float] = []
+        conf: list[float] = []
+        if self.mounting is None:
+            frames, confidence = self._estimate(sums, rotation[1] if self.up_fixed_ else None, rotation[0])
+            turn_deg = _angles_deg(_frame_cos(frames, rotation)).tolist()
+            tilt_deg = _angles_deg(_dots(frames[:, 1], rotation[1])).tolist()
+            conf = confidence.tolist()
+        fix_n = s.up_fix_gait_s * self.rate_hz
+        check, slip, gait = checkable.tolist(), slip_deg.tolist(), gait_n.tolist()
+        ends = (hops.start_index[h0:h1] + hops.n[h0:h1]).tolist()
+        action = ""
+        stop = m
+        for i in range(m):
+            if check[i]:
+                if slip[i] <= s.slip_angle_deg:
+                    self._slip_count, self._slip_onset = 0, None
+                else:
+                    if self._slip_onset is None:
+                        self._slip_onset = int(q[i]) - k + 1
+                    self._slip_count += 1
+                    if self._slip_count >= self._hold_hops:
+                        onset = self._slip_onset % (2 * self._window_hops)
+                        realign = self.mounting is None
+                        self.events_.append(
+                            FrameEvent(
+                                int(self._ring_start[onset]), float(self._ring_t_s[onset]), slip[i], realign
+                            )
+                        )
+                        if realign:
+                            action, stop = f"realign {self._slip_onset}", i + 1
+                            self._slip_count, self._slip_onset = 0, None
+                            break
+                        self._slip_count, self._slip_onset = 0, None
+            if self.mounting is not None:
+                out.append((ends[i], rotation, self.confidence_))
+                continue
+            if not self.up_fixed_ and gait[i] >= fix_n:
+                action, stop = "fix", i + 1
+                break
+            c = conf[i]
+            if c >= s.min_commit_confidence or c >= self.confidence_:
+                self.confidence_ = c
+                if turn_deg[i] > s.hysteresis_deg:
+                    self._rotation = frames[i]
+                    action, stop = "changed", i + 1
+            elif tilt_deg[i] > s.hysteresis_deg:
+                # too little evidence for the forward axis: keep it, follow gravity only (up not yet fixed)
+                self._rotation = _rotations_from(rotation[0][None], frames[i, 1][None])[0]
+                action, stop = "changed", i + 1
+            if action:
+                break
+            out.append((ends[i], rotation, self.confidence_))
+        # adopt the state after the hops closed
+        if stop < m:
+            _, group_state = self._window_sums(int(q[0]), rows[:stop])
+        self._group, self._cur, self._prev, self._pre, self._suf = group_state
+        self._recent_acc = recent[stop : stop + k - 1]
+        self._up_sum = up_sums[stop - 1]
+        self._gait_n = int(gait_n[stop - 1])
+        self._hops_closed += stop
+        last = int(q[stop - 1])
+        if action.startswith("realign"):
+            self._realign(int(action.split()[1]), last)
+        if action in ("fix",) or action.startswith("realign"):
+            self._commit_one(self._window_at(last))
+        if action:
+            assert self._rotation is not None
+            out.append((ends[stop - 1], self._rotation, self.confidence_))
+        return h0 + stop
+
+    def _window_at(self, q: int) -> FloatArray:
+        """The window sums of hop ``q`` (the last closed) from the adopted group state."""
+        p = q % self._window_hops
+        window: FloatArray = self._suf[p + 1] + self._pre
+        return window
+
+    def _realign(self, onset: int, last: int) -> None:
+        """After a slip: drop the hops before ``onset`` and re-estimate the frame from those after it."""
+        w = self._window_hops
+        g, p = divmod(onset, w)
+        if g == self._group:
+            self._cur[:p] = 0.0
+            self._prev[:] = 0.0
+        elif g == self._group - 1:
+            self._prev[:p] = 0.0
+        current = self._cur[: last % w + 1]
+        self._suf = _suffix_sums(self._prev)
+        self._pre = np.cumsum(np.concatenate([np.zeros((1, _N_SUMS)), current]), axis=0)[-1]
+        kept = np.concatenate([self._prev, current])[-(last - max(onset, last - w + 1) + 1) :]
+        self._up_sum = np.cumsum(kept[:, _ACC], axis=0)[-1]
+        self._gait_n = int(kept[:, _MOVING_N].sum())
+        self._first_hop = onset
+        self.up_fixed_ = False
+        assert self._rotation is not None
+        frames, confidence = self._estimate(self._window_at(last)[None], None, self._rotation[0])
+        self._rotation, self.confidence_ = frames[0], float(confidence[0])
+
+    def _commit_one(self, window: FloatArray) -> None:
+        """The commit rules for one hop (module docstring): fix up once enough gait is seen; take a new frame
+        only beyond the hysteresis and only on enough evidence for the forward axis."""
+        s = self.settings
+        rotation = self._rotation
+        assert rotation is not None
         if not self.up_fixed_ and self._gait_n >= s.up_fix_gait_s * self.rate_hz:
             self.up_fixed_ = True
-            up = self._up_sum / np.linalg.norm(self._up_sum)
-            candidate, conf = self._estimate(hops, up)
+            up = self._up_sum / _norms(self._up_sum[None])[0]
+            frames, confidence = self._estimate(window[None], up, rotation[0])
+            conf = float(confidence[0])
             if conf < s.min_commit_confidence and conf < self.confidence_:
-                candidate = _rotation_from(self._rotation[0], up)
+                self._rotation = _rotations_from(rotation[0][None], up[None])[0]
             else:
-                self.confidence_ = conf
-            self._rotation = candidate  # always: the fixed up is exactly the one in use from now on
+                self._rotation, self.confidence_ = frames[0], conf
             return
-        candidate, conf = self._estimate(hops, self._rotation[1] if self.up_fixed_ else None)
+        frames, confidence = self._estimate(
+            window[None], rotation[1] if self.up_fixed_ else None, rotation[0]
+        )
+        conf = float(confidence[0])
         if conf >= s.min_commit_confidence or conf >= self.confidence_:
-            if rotation_angle_deg(candidate, self._rotation) > s.hysteresis_deg:
-                self._rotation = candidate
+            if _angles_deg(_frame_cos(frames, rotation))[0] > s.hysteresis_deg:
+                self._rotation = frames[0]
             self.confidence_ = conf
-        elif _angle_deg(candidate[1], self._rotation[1]) > s.hysteresis_deg:
-            # too little evidence for the forward axis: keep it, follow gravity only (up not yet fixed)
-            self._rotation = _rotation_from(self._rotation[0], candidate[1])
+        elif _angles_deg(_dots(frames[:, 1], rotation[1]))[0] > s.hysteresis_deg:
+            self._rotation = _rotations_from(rotation[0][None], frames[:, 1])[0]
 
-    def _check_slip(self) -> None:
+    def _estimate(
+        self, sums: FloatArray, up: FloatArray | None, placeholder: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Frames (m, 3, 3) and confidences (m,) from window sums (m, ·); ``up`` when it is fixed;
+        ``placeholder`` is the forward axis where there is no evidence (confidence 0)."""
         s = self.settings
-        hops = list(self._hops)
-        reference = self.mounting.rotation if self.mounting is not None else self._rotation
-        if reference is None or len(hops) < self._slip_hops + 1:
-            return
-        recent = hops[-self._slip_hops :]
-        u = np.sum([h.acc_sum for h in recent], axis=0)
-        if np.linalg.norm(u) == 0:
-            return
-        angle = _angle_deg(u / np.linalg.norm(u), reference[1])
-        if angle <= s.slip_angle_deg:
-            self._slip_count, self._slip_onset = 0, None
-            return
-        if self._slip_onset is None:
-            self._slip_onset = recent[0]
-        self._slip_count += 1
-        if self._slip_count < self._hold_hops:
-            return
-        onset = self._slip_onset
-        realign = self.mounting is None
-        self.events_.append(FrameEvent(onset.start_index, onset.t_start_s, angle, realign))
-        self._slip_count, self._slip_onset = 0, None
-        if realign:
-            kept = [h for h in hops if h.index >= onset.index]
-            self._hops.clear()
-            self._hops.extend(kept)
-            self._up_sum = np.sum([h.acc_sum for h in kept], axis=0)
-            self._gait_n = sum(h.n for h in kept if h.moving)
-            self.up_fixed_ = False
-            self._rotation, self.confidence_ = self._estimate(kept)
+        m = sums.shape[0]
+        if up is None:
+            acc = sums[:, _ACC]
+            norm_acc = _norms(acc)
+            ok = norm_acc > 0
+            ups = np.where(ok[:, None], acc / np.where(ok, norm_acc, 1.0)[:, None], np.array([0.0, 0.0, 1.0]))
+        else:
+            ups = np.broadcast_to(up, (m, 3))
+        signed = sums[:, _SIGNED].reshape(m, 3, 3)
+        v = np.stack([_dots(signed[:, 0], ups), _dots(signed[:, 1], ups), _dots(signed[:, 2], ups)], axis=1)
+        c = v - ups * _dots(ups, v)[:, None]  # the horizontal part of Σ signed · up
+        band, jerk = sums[:, _BAND], sums[:, _JERK]
+        horizontal_band = ((band[:, 0] + band[:, 3]) + band[:, 5]) - _quad(band, ups)
+        norm = np.sqrt(np.maximum(horizontal_band, 0.0) * np.maximum(_quad(jerk, ups), 0.0))
+        norm_c = _norms(c)
+        good = (norm > 0) & (sums[:, _MOVING] > 0) & (norm_c != 0)
+        r = norm_c / np.where(good, norm, 1.0)
+        certainty = sums[:, _ENERGY_W] / np.where(good, sums[:, _ENERGY], 1.0)
+        gait_s = sums[:, _MOVING_N] / self.rate_hz
+        conf = certainty * np.minimum(1.0, r / s.full_correlation) * np.minimum(1.0, gait_s / s.full_gait_s)
+        conf = np.where(good, np.clip(conf, 0.0, 1.0), 0.0)
+        forward = np.where(good[:, None], c, placeholder)
+        return _rotations_from(forward, ups), conf
 
-    def _rotate(self, block: SampleBlock, i: int, j: int) -> BodyBlock:
-        """Samples ``[i, j)`` of ``block`` in the frame in use (recorded in ``segments_``)."""
-        rotation = self._rotation if self.mounting is None else self.mounting.rotation
+    # ------------------------------------------------------------------ output
+    def _rotate(
+        self,
+        block: SampleBlock,
+        acc: FloatArray,
+        rotation: FloatArray | None,
+        confidence: float,
+        closed: list[tuple[int, FloatArray, float]],
+    ) -> BodyBlock:
+        """The block in the frames in use: those before its first hop boundary, then after each closed hop
+        (recorded in ``segments_``)."""
+        if self.mounting is not None:
+            rotation, confidence = self.mounting.rotation, 1.0
+            closed = []
         assert rotation is not None
-        conf = 1.0 if self.mounting is not None else self.confidence_
-        start = block.start_index + i
-        if not self.segments_ or not (
-            np.array_equal(self.segments_[-1].rotation, rotation) and self.segments_[-1].confidence == conf
+        n = len(block)
+        gyr = None if block.gyr is None else np.ascontiguousarray(block.gyr.T)
+        acc_out = np.empty((n, 3))
+        gyr_out = None if gyr is None else np.empty((n, 3))
+        start = block.start_index
+        run_start = 0  # the samples from here to the current piece share one rotation
+        for end, next_rotation, next_confidence in [*closed, (block.stop_index, None, 0.0)]:
+            end = min(end, block.stop_index)
+            if end > start:
+                self._note_segment(start, rotation, confidence)
+            if next_rotation is not rotation or end == block.stop_index:
+                i, j = run_start, end - block.start_index
+                if j > i:
+                    _apply(rotation, acc[:, i:j], acc_out[i:j])
+                    if gyr is not None and gyr_out is not None:
+                        _apply(rotation, gyr[:, i:j], gyr_out[i:j])
+                run_start = j
+            start = end
+            if next_rotation is not None:
+                rotation, confidence = next_rotation, next_confidence
+        return BodyBlock(block.t_s, acc_out, gyr_out, block.start_index)
+
+    def _note_segment(self, start: int, rotation: FloatArray, confidence: float) -> None:
+        last = self.segments_[-1] if self.segments_ else None
+        if last is None or not (
+            (last.rotation is rotation or np.array_equal(last.rotation, rotation))
+            and last.confidence == confidence
         ):
-            self.segments_.append(FrameSegment(start, rotation, conf))
-        gyr = None if block.gyr is None else _apply(rotation, block.gyr[i:j])
-        return BodyBlock(block.t_s[i:j], _apply(rotation, block.acc[i:j]), gyr, start)
+            self.segments_.append(FrameSegment(start, rotation, confidence))
+
+
+def _suffix_sums(rows: FloatArray) -> FloatArray:
+    """``out[p] = rows[p] + … + rows[-1]`` accumulated from the end; ``out[len(rows)] = 0``."""
+    out = np.zeros((rows.shape[0] + 1, rows.shape[1]))
+    out[:-1] = np.cumsum(rows[::-1], axis=0)[::-1]
+    return out

@@ -65,6 +65,15 @@ samples up to ``2 · stride_windows · T`` after its contact: worst case ``(look
 stride_windows) · max_step_s`` (:attr:`SideStage.smoothed_look_ahead_s`). The stage keeps only the steps
 the HMMs still need and the samples the pending evidence windows need, so its memory is bounded whatever
 the length of the stream.
+
+Speed
+=====
+Per block, the evidence of every step whose window is complete is computed at once: windows are found by
+``searchsorted`` on the held times, their samples gathered once into the columns ``1, τ, cos, sin`` and the
+cue channels, and one Gram matrix per window (BLAS on a contiguous slice) holds every sum the line fit, the
+residual's spread and the two projections need. The live filter runs on plain floats per step; the
+smoothed forward–backward runs for all committable steps at once as products of 2×2 matrices. Each step's
+figures depend on its own window and run only, so they are the same for any chunking.
 """
 
 from __future__ import annotations
@@ -72,6 +81,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -139,17 +149,69 @@ class StepSide:
     evidence_p_right: float
 
 
-@dataclass
-class _Step:
-    index: int
-    step_s: float
-    t_s: float
-    alternation: float
-    measured: bool
-    """Whether ``step_s`` was measured from contact intervals (not the default)."""
-    p_live: float | None = None
-    p_right: float | None = None
-    """The smoothed side's evidence."""
+def stride_phases(
+    t_s: FloatArray,
+    signals: FloatArray,
+    t_ic_s: FloatArray,
+    step_s: FloatArray,
+    before_s: FloatArray,
+    after_s: FloatArray,
+) -> FloatArray:
+    """:func:`stride_phase` of many steps at once: ``(steps, 2 · columns)``.
+
+    Each step's window is found by index arithmetic on ``t_s`` (sorted); its samples are gathered once into
+    the columns ``1, τ, cos, sin, signals…`` and one Gram matrix per window (a contiguous slice, so the bits
+    do not depend on the other steps) gives every sum the line fit and the projections need.
+    """
+    n_steps, n_cols = t_ic_s.shape[0], signals.shape[1]
+    out = np.zeros((n_steps, 2 * n_cols))
+    lo = np.searchsorted(t_s, t_ic_s - before_s)
+    hi = np.searchsorted(t_s, t_ic_s + after_s)
+    count = hi - lo
+    use = np.flatnonzero(count >= 8)
+    if use.size == 0:
+        return out
+    count = count[use]
+    first = np.concatenate([[0], np.cumsum(count)])
+    rows = np.arange(first[-1]) - np.repeat(first[:-1] - lo[use], count)
+    tau = t_s[rows] - np.repeat(t_ic_s[use], count)
+    phase = np.pi * tau / np.repeat(step_s[use], count)
+    design = np.empty((rows.shape[0], 4 + n_cols))
+    design[:, 0] = 1.0
+    design[:, 1] = tau
+    design[:, 2] = np.cos(phase)
+    design[:, 3] = np.sin(phase)
+    design[:, 4:] = signals[rows]
+    gram = np.stack([design[a:b].T @ design[a:b] for a, b in pairwise(first.tolist())])
+    n = gram[:, 0, 0]
+    s_tau, s_cos, s_sin = gram[:, 0, 1], gram[:, 0, 2], gram[:, 0, 3]
+    s_tau2, s_tau_cos, s_tau_sin = gram[:, 1, 1], gram[:, 1, 2], gram[:, 1, 3]
+    for j in range(n_cols):
+        c = 4 + j
+        s_x, s_tau_x, s_cos_x, s_sin_x, s_x2 = (
+            gram[:, 0, c],
+            gram[:, 1, c],
+            gram[:, 2, c],
+            gram[:, 3, c],
+            gram[:, c, c],
+        )
+        # least-squares line x ≈ a + b τ, then sums of the residual r = x - a - b τ
+        tau_mean = s_tau / n
+        slope = (s_tau_x - tau_mean * s_x) / (s_tau2 - tau_mean * s_tau)
+        offset = s_x / n - slope * tau_mean
+        r_cos = s_cos_x - offset * s_cos - slope * s_tau_cos
+        r_sin = s_sin_x - offset * s_sin - slope * s_tau_sin
+        r2 = s_x2 - offset * s_x - slope * s_tau_x
+        # a residual at the rounding level of Σx² is no signal (a constant channel)
+        signal = r2 > _RESIDUAL_FLOOR * s_x2
+        sd = np.sqrt(np.where(signal, r2, 1.0) / n)
+        out[use, 2 * j] = np.where(signal, r_cos / n / sd, 0.0)
+        out[use, 2 * j + 1] = np.where(signal, r_sin / n / sd, 0.0)
+    return out
+
+
+_RESIDUAL_FLOOR = 1e-12
+"""A window whose residual sum of squares is below this fraction of Σx² counts as flat (no evidence)."""
 
 
 def stride_phase(
@@ -161,21 +223,15 @@ def stride_phase(
     is removed first and the result is divided by the residual's standard deviation. Returns shape
     ``(2 · columns,)``: ``cos₀, sin₀, cos₁, sin₁, …``; zeros when the window holds too few samples.
     """
-    lo, hi = np.searchsorted(t_s, [t_ic_s - window_s[0], t_ic_s + window_s[1]])
-    n_cols = signals.shape[1]
-    if hi - lo < 8:
-        return np.zeros(2 * n_cols)
-    tau = t_s[lo:hi] - t_ic_s
-    x = signals[lo:hi]
-    design = np.column_stack([np.ones_like(tau), tau])
-    coef, *_ = np.linalg.lstsq(design, x, rcond=None)
-    resid = x - design @ coef
-    sd = resid.std(axis=0)
-    phase = np.pi * tau / step_s
-    basis = np.column_stack([np.cos(phase), np.sin(phase)])
-    proj = basis.T @ resid / tau.shape[0]  # (2, columns)
-    proj = np.where(sd > 0, proj / np.where(sd > 0, sd, 1.0), 0.0)
-    return np.asarray(proj.T.reshape(-1))
+    one = np.array([t_ic_s]), np.array([step_s]), np.array([window_s[0]]), np.array([window_s[1]])
+    return np.asarray(stride_phases(t_s, signals, *one)[0])
+
+
+def side_channels(acc: FloatArray, gyr: FloatArray | None) -> FloatArray:
+    """The side cues' signals (N, 3): roll rate, yaw rate, ml acceleration; (N, 1) ml only without gyr."""
+    if gyr is None:
+        return np.ascontiguousarray(acc[:, [ML]])
+    return np.column_stack([gyr[:, AP], gyr[:, V], acc[:, ML]])
 
 
 def step_cues(
@@ -188,11 +244,16 @@ def step_cues(
     live: bool = False,
 ) -> FloatArray:
     """The step's stride-phase features: roll, yaw, ml acceleration (cos, sin each); ml only without gyr."""
-    window = settings.window_s(step_s, live)
-    if gyr is None:
-        return stride_phase(t_s, acc[:, [ML]], t_ic_s, step_s, window)
-    channels = np.column_stack([gyr[:, AP], gyr[:, V], acc[:, ML]])
-    return stride_phase(t_s, channels, t_ic_s, step_s, window)
+    return stride_phase(t_s, side_channels(acc, gyr), t_ic_s, step_s, settings.window_s(step_s, live))
+
+
+def _logistic(cues: FloatArray, weights: Sequence[float]) -> FloatArray:
+    """``p_right`` from cue rows (steps, features): the weighted sum in a fixed order, then the logistic."""
+    z = cues[:, 0] * weights[0]
+    for j in range(1, len(weights)):
+        z = z + cues[:, j] * weights[j]
+    out: FloatArray = 1.0 / (1.0 + np.exp(-z))
+    return out
 
 
 def step_evidence(
@@ -208,13 +269,18 @@ def step_evidence(
     if gyr is None and step_s < settings.acc_only_min_step_s:
         return 0.5
     cues = step_cues(t_s, acc, gyr, t_ic_s, step_s, settings, live)
-    weights = np.asarray(settings.weights_acc_only if gyr is None else settings.weights_gyr)
-    return float(1.0 / (1.0 + np.exp(-float(cues @ weights))))
+    return float(_logistic(cues[None], settings.weights_acc_only if gyr is None else settings.weights_gyr)[0])
 
 
-def _transition(alternation: float) -> FloatArray:
-    a = alternation
-    return np.array([[1 - a, a], [a, 1 - a]])
+def _filter_right(previous_right: float | None, p_right: float, alternation: float) -> float:
+    """P(right | this and all earlier steps' evidence) from the same for the step before (plain floats)."""
+    if previous_right is None:
+        prior_left = prior_right = 0.5
+    else:
+        prior_left = (1.0 - previous_right) * (1.0 - alternation) + previous_right * alternation
+        prior_right = (1.0 - previous_right) * alternation + previous_right * (1.0 - alternation)
+    left, right = (1.0 - p_right) * prior_left, p_right * prior_right
+    return right / (left + right)
 
 
 def filter_step(previous: FloatArray | None, p_right: float, alternation: float) -> FloatArray:
@@ -222,27 +288,75 @@ def filter_step(previous: FloatArray | None, p_right: float, alternation: float)
 
     ``previous`` is the same for the step before (``None`` at the start: both sides equally likely).
     """
-    prior = np.array([0.5, 0.5]) if previous is None else previous @ _transition(alternation)
-    post = np.array([1.0 - p_right, p_right]) * prior
-    return np.asarray(post / post.sum())
+    right = _filter_right(None if previous is None else float(previous[1]), p_right, alternation)
+    return np.array([1.0 - right, right])
+
+
+def centred_posteriors(
+    p_right: FloatArray, alternation: FloatArray, lo: np.ndarray, hi: np.ndarray, centre: np.ndarray
+) -> FloatArray:
+    """P(right) of step ``centre[k]`` given the evidence of steps ``lo[k] … hi[k] - 1`` of row k (forward–
+    backward, both sides equally likely before ``lo``), for rows of ``p_right`` and ``alternation`` (runs,
+    L); ``alternation[k, j]`` is P(step j is the other side of j - 1).
+
+    The forward and the backward messages are products of 2×2 matrices ``T(a_j) · diag(1 - p_j, p_j)``,
+    identities outside their range, multiplied pairwise in a tree (a few batched products for all runs).
+    """
+    runs, length = p_right.shape
+    pos = np.arange(length)[None, :]
+    forward = (pos >= lo[:, None]) & (pos <= centre[:, None])
+    backward = (pos > centre[:, None]) & (pos < hi[:, None])
+    # the transition into step j: none at the first step of a run
+    a = np.where(pos > lo[:, None], alternation, 0.0)
+
+    def factors(active: np.ndarray) -> FloatArray:
+        aa = np.where(active, a, 0.0)
+        e1 = np.where(active, p_right, 1.0)
+        e0 = np.where(active, 1.0 - p_right, 1.0)
+        f = np.empty((runs, length, 2, 2))
+        f[:, :, 0, 0] = (1.0 - aa) * e0
+        f[:, :, 0, 1] = aa * e1
+        f[:, :, 1, 0] = aa * e0
+        f[:, :, 1, 1] = (1.0 - aa) * e1
+        return _tree_product(f)
+
+    alpha = factors(forward).sum(axis=1)  # [½, ½] · Π: the ½ cancels
+    beta = factors(backward).sum(axis=2)  # Π · [1, 1]
+    post = alpha * beta
+    out: FloatArray = post[:, 1] / (post[:, 0] + post[:, 1])
+    return out
+
+
+def _tree_product(f: FloatArray) -> FloatArray:
+    """The ordered product of the matrices ``f[:, 0] @ f[:, 1] @ …`` (runs, L, 2, 2), multiplied pairwise."""
+    while f.shape[1] > 1:
+        if f.shape[1] % 2:
+            f = np.concatenate([f, np.broadcast_to(np.eye(2), (f.shape[0], 1, 2, 2))], axis=1)
+        f = f[:, 0::2] @ f[:, 1::2]
+    out: FloatArray = f[:, 0]
+    return out
 
 
 def posterior_right(p_right: FloatArray, alternation: FloatArray) -> FloatArray:
     """Forward–backward over a run of steps: ``alternation[j]`` is P(step j is the other side of j - 1)."""
     n = p_right.shape[0]
-    emit = np.column_stack([1.0 - p_right, p_right])
-    fwd = np.empty((n, 2))
-    bwd = np.ones((n, 2))
-    fwd[0] = emit[0] * 0.5
-    fwd[0] /= fwd[0].sum()
-    for j in range(1, n):
-        fwd[j] = emit[j] * (fwd[j - 1] @ _transition(alternation[j]))
-        fwd[j] /= fwd[j].sum()
-    for j in range(n - 2, -1, -1):
-        bwd[j] = _transition(alternation[j + 1]) @ (emit[j + 1] * bwd[j + 1])
-        bwd[j] /= bwd[j].sum()
-    post = fwd * bwd
-    return np.asarray(post[:, 1] / post.sum(axis=1))
+    runs = np.broadcast_to(p_right, (n, n))
+    alt = np.broadcast_to(alternation, (n, n))
+    return centred_posteriors(runs, alt, np.zeros(n, dtype=np.int64), np.full(n, n), np.arange(n))
+
+
+class _Step:
+    """A contact waiting for its evidence and its sides (``p_live``, ``p_right``: each step's own evidence
+    for the live and the smoothed side)."""
+
+    __slots__ = ("alternation", "index", "measured", "p_live", "p_right", "step_s", "t_s")
+
+    def __init__(self, index: int, step_s: float, t_s: float, alternation: float, measured: bool) -> None:
+        self.index, self.step_s, self.t_s, self.alternation = index, step_s, t_s, alternation
+        self.measured = measured
+        """Whether ``step_s`` was measured from contact intervals (not the default)."""
+        self.p_live: float | None = None
+        self.p_right: float | None = None
 
 
 class SideStage:
@@ -265,8 +379,8 @@ class SideStage:
         self.rate_hz = float(rate_hz)
         self.smoothed = smoothed
         self._t = np.empty(0)
-        self._acc = np.empty((0, 3))
-        self._gyr: FloatArray | None = None
+        self._signals = np.empty((0, 3))
+        """The cue channels of the held samples (:func:`side_channels`)."""
         self._has_gyr: bool | None = None
         self._start = 0
         self._started = False
@@ -274,12 +388,14 @@ class SideStage:
         """The steps still needed: from the next live commit, or from ``history_steps`` before the next
         smoothed commit (the smoothed HMM's history), whichever is earlier; older ones are forgotten."""
         self._n_forgotten = 0
-        """Steps forgotten, counted from the stream's start (as are the two below)."""
+        """Steps forgotten, counted from the stream's start (as are the three below)."""
+        self._n_evaluated = 0
+        """Steps before this one have all their evidence."""
         self._n_live = 0
         """Steps whose live side is committed."""
         self._n_smoothed = 0
         """Steps whose smoothed side is committed."""
-        self._live_state: FloatArray | None = None
+        self._live_right: float | None = None
         self._smoothed: list[StepSide] = []
         self._last: _Step | None = None
         self._recent_t: deque[float] = deque(maxlen=s.median_of_steps)
@@ -331,7 +447,7 @@ class SideStage:
             return
         if self._has_gyr is None:
             self._has_gyr = block.gyr is not None
-            self._gyr = np.empty((0, 3)) if self._has_gyr else None
+            self._signals = np.empty((0, 3 if self._has_gyr else 1))
         if (block.gyr is not None) != self._has_gyr:
             raise InputError(
                 "the gyroscope cannot appear or vanish mid-stream",
@@ -346,71 +462,98 @@ class SideStage:
                 found=str(block.start_index),
             )
         self._t = np.concatenate([self._t, block.t_s])
-        self._acc = np.concatenate([self._acc, block.acc])
-        if self._gyr is not None and block.gyr is not None:
-            self._gyr = np.concatenate([self._gyr, block.gyr])
+        self._signals = np.concatenate([self._signals, side_channels(block.acc, block.gyr)])
 
     def _add_contacts(self, ics: np.ndarray) -> None:
         s = self.settings
+        held = len(self._t)
         for index in ics.tolist():
             last = self._last.index if self._last is not None else None
             if last is not None and index <= last:
                 raise InputError(
                     "initial contacts must increase", expected=f"an index after {last}", found=str(index)
                 )
-            if not self._started or not self._start <= index < self._start + len(self._t):
+            if not self._started or not self._start <= index < self._start + held:
                 raise InputError(
                     "an initial contact outside the samples held",
-                    expected=f"index in [{self._start}, {self._start + len(self._t)})",
+                    expected=f"index in [{self._start}, {self._start + held})",
                     found=str(index),
                 )
             t_ic = float(self._t[index - self._start])
             step_s = s.default_step_s
             alternation = 0.5
-            ok = np.empty(0)
+            ok: list[float] = []
             if self._recent_t:
-                intervals = np.diff(np.array([*self._recent_t, t_ic]))
-                ok = intervals[(intervals >= s.min_step_s) & (intervals <= s.max_step_s)]
-                if ok.size:
-                    step_s = float(np.median(ok))
-                gap = intervals[-1]
-                if s.min_step_s <= gap <= s.gap_factor * step_s:
+                times = [*self._recent_t, t_ic]
+                intervals = [b - a for a, b in pairwise(times)]
+                ok = sorted(d for d in intervals if s.min_step_s <= d <= s.max_step_s)
+                if ok:
+                    mid = len(ok) // 2
+                    step_s = ok[mid] if len(ok) % 2 else (ok[mid - 1] + ok[mid]) / 2
+                if s.min_step_s <= intervals[-1] <= s.gap_factor * step_s:
                     alternation = s.alternation_prob
             self._recent_t.append(t_ic)
-            self._last = _Step(index, step_s, t_ic, alternation, bool(ok.size))
+            self._last = _Step(index, step_s, t_ic, alternation, bool(ok))
             self._steps.append(self._last)
-
-    def _evidence(self, st: _Step, live: bool) -> float:
-        if self._gyr is None and not st.measured:
-            return 0.5  # the cadence gate of acc-only evidence needs a measured step time
-        return step_evidence(self._t, self._acc, self._gyr, st.t_s, st.step_s, self.settings, live)
 
     def _evaluate(self, final: bool) -> None:
         """Evidence (live and smoothed) for each step whose samples up to the end of its window have
-        arrived; then forget the samples no pending or future window can reach."""
+        arrived, all such steps at once; then forget the samples no pending or future window can reach."""
         s = self.settings
         t_end = float(self._t[-1]) if len(self._t) else -np.inf
         pending_t = t_end
-        first = (min(self._n_smoothed, self._n_live) if self.smoothed else self._n_live) - self._n_forgotten
-        for st in list(self._steps)[first:]:
+        wanted: list[tuple[_Step, bool]] = []
+        steps = self._steps
+        done = True
+        for k in range(self._n_evaluated - self._n_forgotten, len(steps)):
+            st = steps[k]
             for live in (True, False) if self.smoothed else (True,):
                 if (st.p_live if live else st.p_right) is not None:
                     continue
                 if not final and t_end < st.t_s + s.window_s(st.step_s, live)[1]:
                     pending_t = min(pending_t, st.t_s)
+                    done = False
                     continue
+                wanted.append((st, live))
+            if done:
+                self._n_evaluated = k + 1 + self._n_forgotten
+        if wanted:
+            for (st, live), p in zip(wanted, self._evidence(wanted), strict=True):
                 if live:
-                    st.p_live = self._evidence(st, live=True)
+                    st.p_live = p
                 else:
-                    st.p_right = self._evidence(st, live=False)
+                    st.p_right = p
         # a contact still to come may lie up to max_step_s back; its window reaches further back still
         horizon = min(pending_t, t_end - s.max_step_s) - self._reach_before * s.max_step_s
         drop = int(np.searchsorted(self._t, horizon)) if np.isfinite(horizon) else 0
         if drop > 0:
-            self._t, self._acc = self._t[drop:], self._acc[drop:]
-            if self._gyr is not None:
-                self._gyr = self._gyr[drop:]
+            self._t, self._signals = self._t[drop:], self._signals[drop:]
             self._start += drop
+
+    def _evidence(self, wanted: list[tuple[_Step, bool]]) -> list[float]:
+        """Each step's own ``p_right`` for its live or smoothed window (0.5 where there is nothing to go on:
+        no gyroscope and a step time not measured or too short, see :class:`SideSettings`)."""
+        s = self.settings
+        gyro = bool(self._has_gyr)
+        usable = [gyro or (st.measured and st.step_s >= s.acc_only_min_step_s) for st, _ in wanted]
+        out = [0.5] * len(wanted)
+        chosen = [i for i, ok in enumerate(usable) if ok]
+        if not chosen:
+            return out
+        steps = [wanted[i] for i in chosen]
+        windows = np.array([s.window_s(st.step_s, live) for st, live in steps])
+        cues = stride_phases(
+            self._t,
+            self._signals,
+            np.array([st.t_s for st, _ in steps]),
+            np.array([st.step_s for st, _ in steps]),
+            windows[:, 0],
+            windows[:, 1],
+        )
+        p = _logistic(cues, s.weights_gyr if gyro else s.weights_acc_only).tolist()
+        for i, p_i in zip(chosen, p, strict=True):
+            out[i] = p_i
+        return out
 
     def _commit_live(self) -> list[StepSide]:
         """Filter (forward only) every step whose live evidence is in, in order."""
@@ -420,9 +563,8 @@ class SideStage:
             st = steps[self._n_live - self._n_forgotten]
             if st.p_live is None:
                 break
-            self._live_state = filter_step(self._live_state, st.p_live, st.alternation)
-            post = float(self._live_state[1])
-            out.append(self._side(st, post, st.p_live))
+            self._live_right = _filter_right(self._live_right, st.p_live, st.alternation)
+            out.append(self._side(st, self._live_right, st.p_live))
             self._n_live += 1
         return out
 
@@ -444,20 +586,36 @@ class SideStage:
         return live
 
     def _commit_smoothed(self, final: bool) -> list[StepSide]:
-        """Forward–backward over ``history_steps`` before and ``look_ahead_steps`` after each step."""
+        """Forward–backward over ``history_steps`` before and ``look_ahead_steps`` after each step, all
+        committable steps at once."""
         s = self.settings
-        steps = list(self._steps)
-        ready = [st.p_right is not None for st in steps]
-        n_ready = ready.index(False) if False in ready else len(ready)
-        out: list[StepSide] = []
-        i = self._n_smoothed - self._n_forgotten
-        while i < n_ready and (final or i + s.look_ahead_steps < n_ready):
-            lo, hi = max(0, i - s.history_steps), min(n_ready, i + s.look_ahead_steps + 1)
-            run = steps[lo:hi]
-            p = np.array([st.p_right for st in run], dtype=np.float64)
-            alt = np.array([st.alternation for st in run])
-            post = float(posterior_right(p, alt)[i - lo])
-            out.append(self._side(steps[i], post, float(steps[i].p_right or 0.5)))
-            i += 1
-        self._n_smoothed = i + self._n_forgotten
+        steps = self._steps
+        n_ready = self._n_smoothed - self._n_forgotten
+        while n_ready < len(steps) and steps[n_ready].p_right is not None:
+            n_ready += 1
+        first = self._n_smoothed - self._n_forgotten
+        last = n_ready if final else n_ready - s.look_ahead_steps
+        if last <= first:
+            return []
+        # run of step i: steps i - history … i + look_ahead, as a row centred at column history_steps
+        h, a = s.history_steps, s.look_ahead_steps
+        base = max(0, first - h)
+        run = list(steps)[base:n_ready]
+        p = [st.p_right for st in run]
+        alt = [st.alternation for st in run]
+        width = h + 1 + a
+        centres = np.arange(first, last)
+        cols = centres[:, None] - h + np.arange(width)[None, :]  # step positions in the deque
+        inside = (cols >= 0) & (cols < n_ready)
+        at = np.clip(cols - base, 0, len(p) - 1)
+        p_runs = np.where(inside, np.asarray(p, dtype=np.float64)[at], 0.5)
+        alt_runs = np.where(inside, np.asarray(alt)[at], 0.5)
+        lo = np.maximum(0, h - centres)
+        hi = np.minimum(width, h + (n_ready - centres))
+        post = centred_posteriors(p_runs, alt_runs, lo, hi, np.full(centres.shape[0], h)).tolist()
+        out = [
+            self._side(steps[i], post_i, float(steps[i].p_right or 0.5))
+            for i, post_i in zip(centres.tolist(), post, strict=True)
+        ]
+        self._n_smoothed = last + self._n_forgotten
         return out

@@ -229,3 +229,48 @@ def test_voisard_test_split_accuracy(shared_data) -> None:
     for (cond, kind, subset, figure), measured in TEST_SPLIT_MEASURED_PCT.items():
         key = (cond, kind, subset)
         assert summarise(counts[key])[figure] >= measured - MARGIN_PCT, (*key, figure)
+
+
+def test_batched_evidence_matches_one_step_at_a_time_and_a_plain_fit() -> None:
+    """The stage computes many steps' stride phases at once: each equals the single-step call bit for bit
+    (so the batch it lands in cannot matter) and a plain least-squares computation to rounding."""
+    from imu.gait.sides import side_channels, stride_phase, stride_phases
+
+    body, ics, _ = body_and_contacts(10.0)
+    signals = side_channels(body.acc, body.gyr)
+    t_ic = body.t_s[ics]
+    step = np.full(t_ic.shape, 0.35)
+    many = stride_phases(body.t_s, signals, t_ic, step, 2 * step, np.minimum(step, 0.5))
+    for k, t0 in enumerate(t_ic.tolist()):
+        one = stride_phase(body.t_s, signals, t0, 0.35, (0.7, 0.35))
+        assert np.array_equal(many[k], one)
+        lo, hi = np.searchsorted(body.t_s, [t0 - 0.7, t0 + 0.35])
+        if hi - lo < 8:
+            assert not one.any()
+            continue
+        tau = body.t_s[lo:hi] - t0
+        design = np.column_stack([np.ones_like(tau), tau])
+        resid = signals[lo:hi] - design @ np.linalg.lstsq(design, signals[lo:hi], rcond=None)[0]
+        basis = np.column_stack([np.cos(np.pi * tau / 0.35), np.sin(np.pi * tau / 0.35)])
+        expected = (basis.T @ resid / tau.size / resid.std(axis=0)).T.reshape(-1)
+        np.testing.assert_allclose(one, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_smoothed_posteriors_match_a_normalised_forward_backward() -> None:
+    """The batched 2×2-product forward–backward equals the textbook recursion (normalised per step)."""
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.01, 0.99, 12)
+    alt = np.where(rng.uniform(size=12) < 0.8, 0.99, 0.5)
+    fwd = np.empty((12, 2))
+    bwd = np.ones((12, 2))
+    emit = np.column_stack([1 - p, p])
+    trans = [np.array([[1 - a, a], [a, 1 - a]]) for a in alt]
+    fwd[0] = emit[0] / emit[0].sum()
+    for j in range(1, 12):
+        fwd[j] = emit[j] * (fwd[j - 1] @ trans[j])
+        fwd[j] /= fwd[j].sum()
+    for j in range(10, -1, -1):
+        bwd[j] = trans[j + 1] @ (emit[j + 1] * bwd[j + 1])
+        bwd[j] /= bwd[j].sum()
+    post = fwd * bwd
+    np.testing.assert_allclose(posterior_right(p, alt), post[:, 1] / post.sum(axis=1), rtol=1e-12)
