@@ -7,8 +7,14 @@ Data: a simulated six-axis run (``imu.sim``, 208 Hz, random mounting, seed 2025)
 Figures:
 
 - ``pipeline_s``: :class:`imu.gait.pipeline.GaitPipeline` over the recording as one block (update + flush),
-  wall time, best of ``--repeat``; with each stage's share (``GaitPipeline.stage_seconds_``) so the next
-  person knows where to optimise. Target: an hour in ≤ 0.36 s (10 000 × real time).
+  wall time, best of ``--repeat``; with each stage's seconds per hour of data and share
+  (``GaitPipeline.stage_seconds_``) so the next person knows where to optimise. Target: an hour in
+  ≤ 0.36 s (10 000 × real time).
+- ``pieces``: the same for other ``PipelineSettings.piece_s`` (the pieces a long block is cut into), with
+  the peak Python memory of the pipeline alone: why the default is what it is.
+- ``blas_threads``: the pipeline timed again with the BLAS thread pool limited to one thread (the
+  low-pass filters are matrix products; on a small shared machine a multi-threaded BLAS can cost more
+  than it gains). Needs ``threadpoolctl`` (skipped when absent).
 - ``analyze_recording_s``: the pipeline plus the research tables (:func:`imu.analyze.analyze_recording`).
 - ``process``: ``imu analyze FILE.parquet --out DIR`` as a subprocess against a subprocess that only reads
   the same file with :func:`imu.io.load.load_recordings` (both include interpreter start and imports).
@@ -37,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from imu.analyze import analyze_recording
-from imu.gait.pipeline import GaitPipeline, PipelineOutput
+from imu.gait.pipeline import GaitPipeline, PipelineOutput, PipelineSettings
 from imu.samples import Recording
 from imu.sim.runner import RunnerSettings, SimulatedRun, simulate_run
 
@@ -45,6 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 TARGET_REALTIME = 10_000.0
 TARGET_PROCESS_RATIO = 2.0
+PIECES_S = (5.0, 10.0, 30.0, 60.0)
 
 
 def best_of(repeat: int, call: Any) -> tuple[float, Any]:
@@ -56,21 +63,55 @@ def best_of(repeat: int, call: Any) -> tuple[float, Any]:
     return best, out
 
 
-def time_pipeline(run: SimulatedRun, repeat: int) -> dict[str, Any]:
+def time_pipeline(run: SimulatedRun, repeat: int, piece_s: float | None = None) -> dict[str, Any]:
+    settings = PipelineSettings() if piece_s is None else PipelineSettings(piece_s=piece_s)
+
     def once() -> GaitPipeline:
-        pipeline = GaitPipeline(run.rate_hz, True)
+        pipeline = GaitPipeline(run.rate_hz, True, settings)
         PipelineOutput.concat([pipeline.update(run.samples), pipeline.flush()])
         return pipeline
 
     seconds, pipeline = best_of(repeat, once)
     stages = sorted(pipeline.stage_seconds_.items(), key=lambda kv: -kv[1])
     total = sum(v for _, v in stages)
+    hours = len(run.samples) / run.rate_hz / 3600
     return {
+        "piece_s": settings.piece_s,
         "pipeline_s": seconds,
         "realtime_factor": len(run.samples) / run.rate_hz / seconds,
         "stage_s": {k: round(v, 4) for k, v in stages},
+        "stage_s_per_hour": {k: round(v / hours, 4) for k, v in stages},
         "stage_share_pct": {k: round(100 * v / total, 1) for k, v in stages},
     }
+
+
+def pipeline_memory(run: SimulatedRun, piece_s: float) -> float:
+    """Peak Python memory (MB) of the pipeline over the recording as one block, beyond the input."""
+    pipeline = GaitPipeline(run.rate_hz, True, PipelineSettings(piece_s=piece_s))
+    tracemalloc.start()
+    PipelineOutput.concat([pipeline.update(run.samples), pipeline.flush()])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def time_pieces(run: SimulatedRun, repeat: int, memory: bool) -> list[dict[str, Any]]:
+    out = []
+    for piece_s in PIECES_S:
+        row = time_pipeline(run, repeat, piece_s)
+        if memory:
+            row["peak_memory_mb"] = pipeline_memory(run, piece_s)
+        out.append(row)
+    return out
+
+
+def time_one_thread(run: SimulatedRun, repeat: int) -> dict[str, Any]:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:
+        return {"available": False, "why": f"threadpoolctl not installed ({exc})"}
+    with threadpool_limits(1):
+        return {"available": True, **time_pipeline(run, repeat)}
 
 
 def time_process(run: SimulatedRun, folder: Path) -> dict[str, Any]:
@@ -157,6 +198,8 @@ def main() -> None:
         },
     }
     result["pipeline"] = time_pipeline(run, args.repeat)
+    result["pieces"] = time_pieces(run, args.repeat, not args.no_memory)
+    result["blas_one_thread"] = time_one_thread(run, args.repeat)
     result["pipeline"]["per_hour_s"] = result["pipeline"]["pipeline_s"] / hours
     result["pipeline"]["target_per_hour_s"] = 3600 / TARGET_REALTIME
     t, analysis = best_of(1, lambda: analyze_recording(Recording.from_samples(run.samples, "sim")))
@@ -207,10 +250,45 @@ def write(result: dict[str, Any]) -> None:
         ]
     else:
         lines.append(f"| mobgap | {m['why']} | |")
-    lines += ["", "Stage shares of the pipeline's compute time:", "", "| stage | s | % |", "|---|---|---|"]
-    lines += [f"| {k} | {v:.3f} | {p['stage_share_pct'][k]} |" for k, v in p["stage_s"].items()]
+    lines += [
+        "",
+        f"Stages of the pipeline (pieces of {p['piece_s']:g} s), seconds per hour of data:",
+        "",
+        "| stage | s | s per hour | % |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {k} | {v:.3f} | {p['stage_s_per_hour'][k]:.3f} | {p['stage_share_pct'][k]} |"
+        for k, v in p["stage_s"].items()
+    ]
+    one = result["blas_one_thread"]
+    if one.get("available"):
+        lines += [
+            "",
+            f"With the BLAS limited to one thread: {one['pipeline_s'] / hours_of(result):.3f} s per hour "
+            f"({one['realtime_factor']:.0f} × real time); per stage (s per hour): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in one["stage_s_per_hour"].items()),
+        ]
+    stages = list(p["stage_s"])
+    lines += [
+        "",
+        "The piece size (`PipelineSettings.piece_s`): s per hour of data, overall and per stage, and the",
+        "pipeline's peak Python memory over the recording as one block (beyond the input):",
+        "",
+        "| piece (s) | total | " + " | ".join(stages) + " | peak MB |",
+        "|---" * (len(stages) + 3) + "|",
+    ]
+    for row in result["pieces"]:
+        hour = row["pipeline_s"] / hours_of(result)
+        cells = " | ".join(f"{row['stage_s_per_hour'].get(k, 0.0):.3f}" for k in stages)
+        mb = f"{row['peak_memory_mb']:.1f}" if "peak_memory_mb" in row else "–"
+        lines.append(f"| {row['piece_s']:g} | {hour:.3f} | {cells} | {mb} |")
     (RESULTS / "pipeline_speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def hours_of(result: dict[str, Any]) -> float:
+    return float(result["data"]["samples"]) / float(result["data"]["rate_hz"]) / 3600
 
 
 if __name__ == "__main__":

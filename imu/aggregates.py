@@ -1,5 +1,13 @@
 """The research tables: steps, strides, minutes and the session summary, from the pipeline's final rows.
 
+Two sides per step (:mod:`imu.gait.pipeline`): ``side`` is the **live** side, final with the step's row
+within 0.5 s of the contact (past-heavy evidence, forward-only alternation model: what a live display can
+show at once); ``side_smoothed`` is the **smoothed** side, final a few steps later (two strides of
+evidence around the step and forward–backward over its neighbours: fewer unsure and fewer wrong sides).
+Every left/right figure of these tables (impact asymmetry, contact-time balance, the strides' ``side``,
+``n_unsure_sides``) uses ``side_smoothed`` (:data:`RESEARCH_SIDE`); the functions take ``side=`` to read
+another column, e.g. the live side where the smoothed one is not final yet.
+
 Left/right comparisons (impact asymmetry, contact-time balance) are made only between *consecutive* steps
 of one bout whose sides are both sure and opposite (a pair ``L R`` or ``R L``; pairs overlap, so each step
 takes part in up to two), never between steps far apart in time, so a drift of the whole gait (fatigue,
@@ -32,15 +40,20 @@ import pandas as pd
 from imu.fatigue import DRIFT_COLUMNS, with_drift
 from imu.gait.bouts import RUNNING
 from imu.gait.pelvis import PelvisStrideTable
-from imu.gait.pipeline import StepTable
+from imu.gait.pipeline import SmoothedSideTable, StepTable
 
 MINUTE_S = 60.0
+
+RESEARCH_SIDE = "side_smoothed"
+"""The side column the research figures read (see the module docstring)."""
 
 STEP_COLUMNS: dict[str, str] = {
     "t_s": "float64",
     "side": "object",
     "contact_time_s": "float64",
     "impact_g": "float64",
+    "side_smoothed": "object",
+    "side_smoothed_confidence": "float64",
     "side_confidence": "float64",
     "to_t_s": "float64",
     "flight_time_s": "float64",
@@ -55,7 +68,9 @@ STEP_COLUMNS: dict[str, str] = {
     "ic_index": "int64",
     "to_index": "int64",
 }
-"""``steps.csv``: the contract's first four columns, then the rest (units in the names)."""
+"""``steps.csv``: the contract's first four columns, then the rest (units in the names). ``side`` (with
+``side_confidence``, ``p_right``) is the live side, ``side_smoothed`` (with ``side_smoothed_confidence``)
+the smoothed one that the research figures use; both are ``L``, ``R`` or ``?`` (unsure)."""
 
 PELVIS_COLUMNS = (
     "settled",
@@ -87,7 +102,8 @@ STRIDE_COLUMNS: dict[str, str] = {
     },
 }
 """``strides.csv``: two consecutive chained steps ``k-2 → k`` (strides start on every step, as the pelvis
-stage's), with the pelvis figures when a gyroscope was present. ``side`` is the first step's side."""
+stage's), with the pelvis figures when a gyroscope was present. ``side`` is the first step's side (its
+``side_smoothed`` in the research tables)."""
 
 MINUTE_COLUMNS: dict[str, str] = {
     "t_start_s": "float64",
@@ -129,21 +145,34 @@ def relative_difference_pct(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- steps
-def steps_frame(steps: StepTable, clipped: np.ndarray | None = None) -> pd.DataFrame:
-    """The steps table; ``clipped`` marks impacts measured while the sensor was at its range."""
+def steps_frame(
+    steps: StepTable, clipped: np.ndarray | None = None, smoothed: SmoothedSideTable | None = None
+) -> pd.DataFrame:
+    """The steps table; ``clipped`` marks impacts measured while the sensor was at its range; ``smoothed``
+    (the pipeline's smoothed sides, joined by ``ic_index``) fills ``side_smoothed``, which is ``?`` (with a
+    NaN confidence) for steps it does not cover."""
     frame = steps.to_frame()
     frame["impact_clipped"] = np.zeros(len(frame), bool) if clipped is None else np.asarray(clipped, bool)
+    frame["side_smoothed"], frame["side_smoothed_confidence"] = "?", np.nan
+    if smoothed is not None and len(smoothed) and len(frame):
+        k = np.searchsorted(smoothed.ic_index, steps.ic_index)
+        kc = np.minimum(k, len(smoothed) - 1)
+        found = (k < len(smoothed)) & (smoothed.ic_index[kc] == steps.ic_index)
+        frame["side_smoothed"] = np.where(found, smoothed.side_smoothed[kc], "?").astype(object)
+        frame["side_smoothed_confidence"] = np.where(found, smoothed.side_smoothed_confidence[kc], np.nan)
     return _typed(frame, STEP_COLUMNS)
 
 
-def step_pairs(steps: pd.DataFrame) -> pd.DataFrame:
-    """Consecutive running steps of one bout with sure, opposite sides: per-pair left/right figures."""
+def step_pairs(steps: pd.DataFrame, side: str = RESEARCH_SIDE) -> pd.DataFrame:
+    """Consecutive running steps of one bout with sure, opposite sides (column ``side``; ``"side"`` when the
+    frame has no such column, e.g. a ground-truth table): per-pair left/right figures."""
+    side = side if side in steps.columns else "side"
     running = steps[steps["gait"] == RUNNING]
     prev, cur = running.iloc[:-1].reset_index(drop=True), running.iloc[1:].reset_index(drop=True)
-    sure = prev["side"].isin(("L", "R")) & cur["side"].isin(("L", "R"))
-    ok = (prev["bout"] == cur["bout"]) & sure & (prev["side"] != cur["side"])
+    sure = prev[side].isin(("L", "R")) & cur[side].isin(("L", "R"))
+    ok = (prev["bout"] == cur["bout"]) & sure & (prev[side] != cur[side])
     prev, cur = prev[ok], cur[ok]
-    left_first = (prev["side"] == "L").to_numpy()
+    left_first = (prev[side] == "L").to_numpy()
 
     def by_side(name: str) -> tuple[np.ndarray, np.ndarray]:
         a, b = prev[name].to_numpy(float), cur[name].to_numpy(float)
@@ -164,8 +193,11 @@ def step_pairs(steps: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- strides
-def strides_frame(steps: pd.DataFrame, pelvis: PelvisStrideTable | None = None) -> pd.DataFrame:
-    """Strides ``k-2 → k`` over chained steps of one bout, joined with the pelvis rows by their indices."""
+def strides_frame(
+    steps: pd.DataFrame, pelvis: PelvisStrideTable | None = None, side: str = RESEARCH_SIDE
+) -> pd.DataFrame:
+    """Strides ``k-2 → k`` over chained steps of one bout, joined with the pelvis rows by their indices;
+    ``side`` is the first step's (column ``side`` of the steps)."""
     s = steps.reset_index(drop=True)
     n = len(s)
     if n >= 3:
@@ -181,7 +213,7 @@ def strides_frame(steps: pd.DataFrame, pelvis: PelvisStrideTable | None = None) 
             {
                 "t_start_s": first["t_s"].to_numpy(float),
                 "t_end_s": last["t_s"].to_numpy(float),
-                "side": first["side"].to_numpy(object),
+                "side": first[side].to_numpy(object),
                 "stride_time_s": stride_s,
                 "cadence_spm": 120.0 / stride_s,
                 "gait": first["gait"].to_numpy(object),
@@ -223,9 +255,10 @@ def _parity_sd(rom: pd.Series, parity: pd.Series) -> float:
 
 
 def minutes_frame(
-    steps: pd.DataFrame, strides: pd.DataFrame, bouts: pd.DataFrame, t0_s: float
+    steps: pd.DataFrame, strides: pd.DataFrame, bouts: pd.DataFrame, t0_s: float, side: str = RESEARCH_SIDE
 ) -> pd.DataFrame:
-    """One row per minute of running (see the module docstring for every figure)."""
+    """One row per minute of running (see the module docstring for every figure); left/right figures from
+    the steps' column ``side``."""
     running_bouts = bouts[bouts["kind"] == RUNNING]
     if len(running_bouts) == 0:
         return _typed(pd.DataFrame(), MINUTE_COLUMNS)
@@ -236,7 +269,7 @@ def minutes_frame(
         return np.asarray(((t.to_numpy(float) - t0_s) // MINUTE_S).astype(np.int64))
 
     run = steps[steps["gait"] == RUNNING]
-    pairs = step_pairs(steps)
+    pairs = step_pairs(steps, side)
     good = strides[(strides["gait"] == RUNNING) & strides["settled"]]
 
     def by_minute(frame: pd.DataFrame, t: pd.Series) -> dict[int, pd.DataFrame]:
@@ -268,7 +301,7 @@ def minutes_frame(
                 "running_s": running_s[m],
                 "n_steps": len(st),
                 "n_pairs": int(pr["impact_asymmetry_pct"].notna().sum()),
-                "n_unsure_sides": int((st["side"] == "?").sum()),
+                "n_unsure_sides": int((st[side] == "?").sum()),
                 "n_clipped_impacts": int(st["impact_clipped"].sum()),
                 "n_strides": len(sd),
             }
@@ -284,11 +317,15 @@ def _finite(value: Any) -> float | None:
 
 
 def session_figures(
-    steps: pd.DataFrame, strides: pd.DataFrame, minutes: pd.DataFrame, bouts: pd.DataFrame
+    steps: pd.DataFrame,
+    strides: pd.DataFrame,
+    minutes: pd.DataFrame,
+    bouts: pd.DataFrame,
+    side: str = RESEARCH_SIDE,
 ) -> dict[str, Any]:
     """Whole-session gait figures (means over running steps, pairs and settled running strides)."""
     run = steps[steps["gait"] == RUNNING]
-    pairs = step_pairs(steps)
+    pairs = step_pairs(steps, side)
     good = strides[(strides["gait"] == RUNNING) & strides["settled"]]
     kinds = bouts.groupby("kind")["end_t_s"].sum() - bouts.groupby("kind")["start_t_s"].sum()
     return {
@@ -296,7 +333,7 @@ def session_figures(
         "walking_s": _finite(kinds.get("walking", 0.0)),
         "n_steps": len(steps),
         "n_running_steps": len(run),
-        "n_unsure_sides": int((run["side"] == "?").sum()),
+        "n_unsure_sides": int((run[side] == "?").sum()),
         "n_pairs": int(pairs["impact_asymmetry_pct"].notna().sum()),
         "n_clipped_impacts": int(run["impact_clipped"].sum()),
         "n_strides": len(good),

@@ -14,6 +14,9 @@ streaming code), then :mod:`imu.aggregates`. Before it, the input is checked at 
 - clipping: an acceleration axis that sits at its extreme value for ``CLIP_RUN`` or more consecutive samples
   beyond ``CLIP_MIN_G`` is at the sensor's range there; impacts whose stance touches such samples are
   flagged (``impact_clipped``) and left out of the impact figures' left/right comparison;
+- sides: ``steps.csv`` has the live ``side`` (final with the step, as the live dashboard shows it) and
+  ``side_smoothed`` (final a few steps later, more accurate); every left/right figure uses
+  ``side_smoothed`` (``summary.json``'s ``sides`` counts how the two compare);
 - what cannot be computed (pelvis angles without a gyroscope, sides without a mediolateral axis, anything
   without running) is said in ``summary.json`` (``not_computed``) and in one line on stderr; the tables
   are then written with their columns and no rows (or NaN figures), never skipped.
@@ -153,7 +156,7 @@ def analyze_recording(
     pipeline = GaitPipeline(recording.rate_hz, samples.has_gyr, settings, mounting)
     out = PipelineOutput.concat([pipeline.update(samples), pipeline.flush()])
 
-    steps = steps_frame(out.steps, _clipped_steps(out, clipped, samples.start_index))
+    steps = steps_frame(out.steps, _clipped_steps(out, clipped, samples.start_index), out.smoothed_sides)
     strides = strides_frame(steps, out.strides if len(out.strides) else None)
     bouts = out.bouts.to_frame()
     t0 = float(samples.t_s[0])
@@ -184,12 +187,26 @@ def analyze_recording(
             "n_realignments": len(out.frame_events),
         },
         "bouts": {kind: int((bouts["kind"] == kind).sum()) for kind in ("running", "walking", "other")},
+        "sides": _side_figures(steps),
         "look_ahead_s": pipeline.look_ahead_s,
         **figures,
         "not_computed": not_computed,
     }
     notes = [f"{figure}: {why}" for figure, why in not_computed.items()]
     return Analysis(name or _name(recording.source), steps, strides, minutes, bouts, summary, notes)
+
+
+def _side_figures(steps: pd.DataFrame) -> dict[str, Any]:
+    """How the live side (``side``) and the smoothed side the figures use (``side_smoothed``) compare."""
+    live, smoothed = steps["side"], steps["side_smoothed"]
+    both = live.isin(("L", "R")) & smoothed.isin(("L", "R"))
+    return {
+        "figures_use": "side_smoothed",
+        "n_unsure_live": int((live == "?").sum()),
+        "n_unsure_smoothed": int((smoothed == "?").sum()),
+        "n_sure_both": int(both.sum()),
+        "n_live_differs": int((both & (live != smoothed)).sum()),
+    }
 
 
 def _median(values: pd.Series) -> float | None:

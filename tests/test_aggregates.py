@@ -19,12 +19,17 @@ from imu.aggregates import (
     strides_frame,
 )
 from imu.gait.bouts import BoutTable
-from imu.gait.pipeline import StepTable
+from imu.gait.pipeline import SmoothedSideTable, StepTable
 
 
 def steps(
-    sides: str, impacts: list[float], bouts: list[int] | None = None, step_s: float = 0.35
+    sides: str,
+    impacts: list[float],
+    bouts: list[int] | None = None,
+    step_s: float = 0.35,
+    live: str | None = None,
 ) -> pd.DataFrame:
+    """Running steps whose smoothed sides are ``sides`` (live sides ``live``, the same by default)."""
     n = len(sides)
     t = 1.0 + step_s * np.arange(n)
     bout = np.array(bouts if bouts is not None else [1] * n)
@@ -33,7 +38,7 @@ def steps(
     rows: dict[str, Any] = {
         "ic_index": (t * 100).astype(np.int64),
         "t_s": t,
-        "side": np.array(list(sides)),
+        "side": np.array(list(live if live is not None else sides)),
         "side_confidence": np.ones(n),
         "p_right": np.ones(n),
         "to_index": (t * 100 + 20).astype(np.int64),
@@ -48,7 +53,8 @@ def steps(
         "gait": np.full(n, "running"),
         "frame_confidence": np.ones(n),
     }
-    return steps_frame(StepTable(**rows))
+    smoothed = SmoothedSideTable(rows["ic_index"], np.array(list(sides)), np.ones(n), np.ones(n))
+    return steps_frame(StepTable(**rows), smoothed=smoothed)
 
 
 def test_asymmetry_is_positive_when_the_left_side_hits_harder() -> None:
@@ -57,6 +63,27 @@ def test_asymmetry_is_positive_when_the_left_side_hits_harder() -> None:
     assert len(pairs) == 3
     np.testing.assert_allclose(pairs["impact_asymmetry_pct"], 100 * 0.2 / 2.1)
     np.testing.assert_allclose(pairs["contact_time_balance_pct"], 100 * 0.02 / 0.21)
+
+
+def test_figures_use_the_smoothed_side_unless_told_otherwise() -> None:
+    table = steps("LRLR", [2.2, 2.0, 2.2, 2.0], live="L?RR")
+    assert table["side"].tolist() == ["L", "?", "R", "R"] and table["side_smoothed"].tolist() == list("LRLR")
+    assert len(step_pairs(table)) == 3 and len(step_pairs(table, side="side")) == 0
+    assert strides_frame(table)["side"].tolist() == ["L", "R"]
+    assert strides_frame(table, side="side")["side"].tolist() == ["L", "?"]
+
+
+def test_steps_without_a_smoothed_side_say_unsure() -> None:
+    table = steps("LRLR", [2.0] * 4)
+    smoothed = SmoothedSideTable(
+        table["ic_index"].to_numpy()[[0, 2]], np.array(["L", "L"]), np.full(2, 0.97), np.zeros(2)
+    )
+    columns = {c: table[c].to_numpy() for c in StepTable.DTYPES if c in table}
+    columns["side"] = columns["side"].astype("<U1")
+    joined = steps_frame(StepTable(**columns), smoothed=smoothed)
+    assert joined["side_smoothed"].tolist() == ["L", "?", "L", "?"]
+    np.testing.assert_array_equal(joined["side_smoothed_confidence"], [0.97, np.nan, 0.97, np.nan])
+    assert (steps_frame(StepTable(**columns))["side_smoothed"] == "?").all()
 
 
 def test_pairs_never_cross_a_bout_or_an_unsure_side() -> None:

@@ -60,6 +60,10 @@ def test_cli_on_the_bundled_simulated_session(tmp_path: Path) -> None:
     assert summary["not_computed"] == {} and summary["input"]["has_gyr"]
     assert 150 < summary["cadence_spm"] < 190 and 0.15 < summary["contact_time_s"] < 0.35
     assert steps["impact_g"].between(1.2, 6.0).all() and steps["side"].isin(["L", "R", "?"]).all()
+    # the live side and the smoothed one the figures use: both there, sure and agreeing on this steady run
+    sides = summary["sides"]
+    assert steps["side_smoothed"].isin(["L", "R", "?"]).all() and sides["figures_use"] == "side_smoothed"
+    assert sides["n_sure_both"] > 0.95 * len(steps) and sides["n_live_differs"] <= 0.01 * len(steps)
     assert minutes["t_start_s"].tolist() == [0.0, 60.0, 120.0]
     assert minutes["tilt_rom_deg"].notna().all() and (minutes["n_steps"] > 0).all()
 

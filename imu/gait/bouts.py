@@ -276,6 +276,12 @@ class ActivityBouts:
         self._final_to = 0  # samples before this have a final kind
         # the open bout: (kind, first sample, its time)
         self._open: tuple[str, int, float] | None = None
+        self.progress_: list[tuple[int, int, bool]] = []
+        """What the last ``update`` / ``flush`` decided, hop by hop: ``(input end, final_through_index,
+        steady)`` after each hop classified (and after a segment is finished at a long gap), where *input
+        end* is the smallest ``stop_index`` of the input at which the stage reaches that state (whatever
+        the chunking) and *steady* says no run of another kind is pending. Read-only for consumers that
+        must know the kind in force at a given point of the stream (:mod:`imu.gait.pipeline`)."""
 
     @property
     def final_through_index(self) -> int:
@@ -289,6 +295,11 @@ class ActivityBouts:
         return None if self._open is None else (self._open[0], self._open[1])
 
     @property
+    def gap_split_s(self) -> float:
+        """A sample interval longer than this ends the bout (a hole of more than a few lost packets)."""
+        return self._split_s
+
+    @property
     def look_ahead_s(self) -> float:
         """Input needed after a bout's last sample before the bout is emitted (at most)."""
         return self._confirm * self._hop / self.rate_hz + self._reach / self.rate_hz
@@ -296,6 +307,7 @@ class ActivityBouts:
     # ------------------------------------------------------------------ stream
     def update(self, block: BodyBlock) -> BoutTable:
         n = len(block)
+        self.progress_ = []
         if n == 0:
             return BoutTable.empty()
         if self._end is not None and block.start_index != self._end:
@@ -335,6 +347,7 @@ class ActivityBouts:
         return BoutTable.from_rows(rows)
 
     def flush(self) -> BoutTable:
+        self.progress_ = []
         if self._end is None:
             return BoutTable.empty()
         return BoutTable.from_rows(self._finish_segment())
@@ -355,6 +368,7 @@ class ActivityBouts:
         rows += self._close(self._end, ends_at_gap=True)
         self._state = OTHER
         self._gaps = []
+        self.progress_.append((self._end + 1, self._final_to, True))
         return rows
 
     def _advance(self, *, final: bool) -> list[tuple[int, int, float, float, str, bool]]:
@@ -374,6 +388,9 @@ class ActivityBouts:
             kinds = self._kinds(lo, hi)
             for a, b, kind in zip(hops, last.tolist(), kinds, strict=True):
                 rows += self._hysteresis(kind, a, b)
+                # a hop is classified once the input reaches its window's end (or at a segment's finish)
+                at = min(a + self._hop + self._reach, self._end + 1)
+                self.progress_.append((at, self._final_to, self._pending is None))
             self._next_hop += len(hops)
         self._trim()
         return rows

@@ -2,37 +2,67 @@
 
 ::
 
-    SampleBlock ──► BodyFrameStage ──► BodyBlock ─┬─► ActivityBouts ───────────────┐
-    (sensor frame)                                ├─► RunningContacts ─┐            │ bout kind final
-                                                  └─► WalkingContacts ─┴─► held ◄───┘ up to the horizon
-                                                                            │
-                              body samples and the contacts of their bout's kind, up to the horizon
-                                                                            ▼
+    SampleBlock ──► BodyFrameStage ──► BodyBlock ─┬─► ActivityBouts ──── kind in force, hop by hop ──┐
+    (sensor frame)                                ├─► RunningContacts ─┐                            │
+                                                  └─► WalkingContacts ─┴─► contacts ──► decided ◄───┘
+                                                                                          │
+                                      body samples and the steps, in order                ▼
                                                               SideStage, PelvisStage ──► step rows, strides
 
-Why the horizon: a contact is only a running step if it lies in a running bout (the running rules also
-fire in fast walking at the waist), and no step-to-step figure may reach across a bout boundary or a gap.
-The contact detectors see every body block as it arrives; their contacts wait until the kind of the
-samples they lie in is final (the bout stage's own look-ahead) and until the detectors cannot emit an
-earlier contact any more. Everything after that point (sides, pelvis strides) is fed the body samples and
-the selected contacts up to that *horizon*, so it runs a fixed delay behind the detectors, on final input.
+Which contacts are steps
+========================
+A contact is only a running step if it lies in a running bout (the running rules also fire in fast
+walking at the waist), and no step-to-step figure may reach across a bout boundary or a gap. The bout
+stage makes a sample's kind final 1–1.5 s after it (its windows are centred) and up to 3 s after it
+while a change of gait is pending, too late for a live step. So each contact is *decided* at a fixed
+point of the stream, its **due** point: ``ic_reach_samples`` of its detector after its IC, the input by
+which the detector has certainly emitted it (:attr:`RunningContacts.ic_reach_samples`: 0.6 s; walking
+0.7 s). At its due point, and at every later change of the bout stage's state until it is decided, the
+rule is:
 
-Selection: running contacts in running bouts, walking contacts in walking bouts, none elsewhere. The first
-contact of each bout loses ``step_time_s``, ``cadence_spm`` and ``flight_time_s`` (they would reach back
-into another bout or across a hole: the bout stage ends a bout at every gap longer than a few lost
+1. **final**: its IC lies before :attr:`ActivityBouts.final_through_index`: it is a step iff the final
+   kind there is its detector's kind;
+2. **in force**: the bout stage is *steady* (no run of another kind pending,
+   :attr:`ActivityBouts.progress_`), the bout in progress (:attr:`ActivityBouts.open_bout`, the kind of
+   the last final sample) has its detector's kind, and no gap that ends a bout lies between that sample
+   and the IC: it is a step of the bout in progress;
+3. otherwise it stays undecided (a change of gait is pending, a gap intervenes, the bout in progress is of
+   another kind, or nothing is final yet after the stream's start or a long gap).
+
+So in a bout whose kind is confirmed, a step is final ``ic_reach_samples`` after its IC (running: ≈ 0.35–
+0.4 s after its toe-off); where a change of gait is pending, or at the start of a bout, steps wait for the
+final kind (up to :attr:`GaitPipeline.look_ahead_s`). Steps come out in IC order: a contact decided after
+a later one was emitted as a step is dropped (only at a change of gait, where a walking contact decided
+late meets a running step decided early). The cost of rule 2: the bout stage places a change of gait
+where the new kind's run began, seen up to 1.5 s later, so at the end of a bout up to ≈ 0.9 s of steps
+(the contacts due before the change shows) keep the old bout's number and kind although the bout table
+ends that bout just before them, and the new bout's contacts in that stretch are not steps. Every
+decision depends only on the data up to its point of the stream, so the rows are the same for any
+chunking, and nothing is ever retracted.
+
+The first step of each bout loses ``step_time_s``, ``cadence_spm`` and ``flight_time_s`` (they would reach
+back into another bout or across a hole: the bout stage ends a bout at every gap longer than a few lost
 packets). ``bout`` numbers a step's bout as the row of the session's bout table (bouts of every kind
 counted, in time order).
 
-Impact: ``impact_g`` is the peak of the *unfiltered* body-frame vertical acceleration from IC to toe-off
-(the contact stage's own figure is taken on its 20 Hz IC signal, which flattens a heel-strike transient of
-≈ 7 ms: on the simulated runner it read 0.67 g low and cut an injected 10 % left/right impact asymmetry to
-about 2 %). ``loading_rate_g_s`` stays the contact stage's (20 Hz signal).
+Sides: live and smoothed
+========================
+The side stage runs with ``smoothed=True``. A step row carries the **live** side (``side``,
+``side_confidence``, ``p_right``: final with the row, within 0.5 s of the contact; what the live
+dashboard shows). The **smoothed** side (two-stride evidence, forward–backward over the neighbouring
+steps: fewer unsure and wrong steps, the research tables' ``side_smoothed``) is final up to
+:attr:`GaitPipeline.smoothed_look_ahead_s` later, so it comes as its own small table,
+:attr:`PipelineOutput.smoothed_sides`, keyed by ``ic_index`` (one row per step, in order); batch tables
+join it (:func:`imu.aggregates.steps_frame`).
 
-Streaming == batch: every stage is bit-identical for any chunking, the horizon is a function of what has
-arrived, and :meth:`GaitPipeline.update` cuts its input into pieces of at most ``piece_s`` (so a whole
-recording passed as one block costs no more memory than a live stream and the side stage's evidence
-windows stay short). ``look_ahead_s`` is the longest delay between a sample arriving and the step row it
-decides being emitted (see :attr:`GaitPipeline.look_ahead_s`).
+Figures: ``impact_g`` (the highest raw, unfiltered vertical sample from IC to toe-off) and
+``loading_rate_g_s`` (the mean slope from 20 % to 80 % of the way from the flight floor to that peak, on the
+raw signal) are the running contact stage's (:mod:`imu.gait.running`).
+
+Streaming == batch: every stage is bit-identical for any chunking, every decision is taken at a point of
+the stream fixed by the data, and :meth:`GaitPipeline.update` cuts its input into pieces of at most
+``piece_s`` (so a whole recording passed as one block holds no more than a piece of samples in the stages:
+memory stays constant live and grows only with the output in batch).
 
 Results: ``update`` / ``flush`` return a :class:`PipelineOutput` with what became final. ``stage_seconds_``
 accumulates the compute time per stage (the speed benchmark reports it).
@@ -44,16 +74,16 @@ import time
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from imu.constants import MIN_RATE_HZ, STANDARD_GRAVITY_MS2
+from imu.constants import MIN_RATE_HZ
 from imu.errors import InputError
-from imu.gait.body_block import BodyBlock, V
-from imu.gait.bouts import OTHER, RUNNING, WALKING, ActivityBouts, BoutSettings, BoutTable
+from imu.gait.body_block import BodyBlock
+from imu.gait.bouts import BOUT_KINDS, RUNNING, WALKING, ActivityBouts, BoutSettings, BoutTable
 from imu.gait.contact_table import ContactTable
 from imu.gait.frame import BodyFrameStage, FrameEvent, FrameSettings, Mounting, concat_body
 from imu.gait.pelvis import PelvisSettings, PelvisStage, PelvisStrideTable
@@ -82,25 +112,88 @@ STEP_DTYPES: dict[str, Any] = {
 }
 """Columns of :class:`StepTable` and their dtypes (units in the names; ``side`` is L, R or ?)."""
 
-CONTACT_REACH_S = 1.0
-"""How far an initial contact can lie before the anchor that commits it (s): less than one step, and no
-detected step is longer than 1 s. A contact stage emits a contact within its ``look_ahead_s`` of input
-after the anchor, so once the input is ``look_ahead_s + CONTACT_REACH_S`` past a sample, no contact before
-that sample can still come (this costs no delay: the bout kind is final later still)."""
+SMOOTHED_SIDE_DTYPES: dict[str, Any] = {
+    "ic_index": np.int64,
+    "side_smoothed": "<U1",
+    "side_smoothed_confidence": np.float64,
+    "p_right_smoothed": np.float64,
+}
+"""Columns of :class:`SmoothedSideTable` (``side_smoothed`` is L, R or ?)."""
 
 CHAIN_COLUMNS = ("step_time_s", "cadence_spm", "flight_time_s")
 """Figures that refer to the previous contact: NaN for the first contact of a bout."""
 
+KINDS = (RUNNING, WALKING)
+"""The detectors' kinds, in the order of their codes in the decision arrays."""
+
 
 # ---------------------------------------------------------------------------------------------- outputs
 @dataclass(frozen=True, eq=False)
-class StepTable:
-    """One row per initial contact in a running or walking bout, in time order (see :data:`STEP_DTYPES`).
+class ColumnTable:
+    """Equal-length 1-D columns with fixed dtypes (``DTYPES``), typed also when empty."""
+
+    DTYPES: ClassVar[dict[str, Any]] = {}
+    TEXT: ClassVar[tuple[str, ...]] = ()
+    """Columns that :meth:`to_frame` gives as Python strings."""
+
+    def __post_init__(self) -> None:
+        n = None
+        for f in fields(self):
+            col = np.ascontiguousarray(getattr(self, f.name), dtype=self.DTYPES[f.name])
+            if col.ndim != 1 or (n is not None and col.shape[0] != n):
+                raise InputError(
+                    f"column {f.name} has the wrong shape", expected=f"({n},)", found=str(col.shape)
+                )
+            n = col.shape[0]
+            object.__setattr__(self, f.name, col)
+
+    @classmethod
+    def empty(cls) -> Self:
+        return cls(**{name: np.empty(0, dtype) for name, dtype in cls.DTYPES.items()})
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[dict[str, Any]]) -> Self:
+        if not rows:
+            return cls.empty()
+        return cls(**{name: np.array([r[name] for r in rows], dtype) for name, dtype in cls.DTYPES.items()})
+
+    @classmethod
+    def concat(cls, tables: Sequence[Self]) -> Self:
+        if not tables:
+            return cls.empty()
+        return cls(**{name: np.concatenate([getattr(t, name) for t in tables]) for name in cls.DTYPES})
+
+    def __len__(self) -> int:
+        return int(getattr(self, next(iter(self.DTYPES))).shape[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """A DataFrame with fixed dtypes (text columns as strings), also when empty."""
+        frame = pd.DataFrame({name: getattr(self, name) for name in self.DTYPES})
+        for name in self.TEXT:
+            frame[name] = frame[name].astype(object)
+        return frame
+
+    def equals(self, other: ColumnTable) -> bool:
+        """Bit-identical columns (NaN equal to NaN): the streaming == batch contract."""
+        return type(other) is type(self) and all(
+            np.array_equal(getattr(self, name), getattr(other, name), equal_nan=np.dtype(dtype) == np.float64)
+            for name, dtype in self.DTYPES.items()
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class StepTable(ColumnTable):
+    """One row per step (an initial contact decided to lie in a running or walking bout), in time order
+    (see :data:`STEP_DTYPES`).
 
     The contact figures are those of :mod:`imu.gait.contact_table` (``t_s`` is its ``ic_t_s``); ``side``,
-    ``side_confidence`` (0.5–1) and ``p_right`` come from :class:`imu.gait.sides.SideStage`; ``gait`` is the
-    bout kind; ``frame_confidence`` that of the body frame in effect at the contact (0–1, 1 if stated).
+    ``side_confidence`` (0.5–1) and ``p_right`` are the **live** side of :class:`imu.gait.sides.SideStage`
+    (final with the row; the smoothed side follows in :class:`SmoothedSideTable`); ``gait`` is the bout
+    kind; ``frame_confidence`` that of the body frame in effect at the contact (0–1, 1 if stated).
     """
+
+    DTYPES: ClassVar[dict[str, Any]] = STEP_DTYPES
+    TEXT: ClassVar[tuple[str, ...]] = ("side", "gait")
 
     ic_index: NDArray[np.int64]
     t_s: NDArray[np.float64]
@@ -119,60 +212,40 @@ class StepTable:
     gait: NDArray[np.str_]
     frame_confidence: NDArray[np.float64]
 
-    def __post_init__(self) -> None:
-        n = None
-        for f in fields(self):
-            col = np.ascontiguousarray(getattr(self, f.name), dtype=STEP_DTYPES[f.name])
-            if col.ndim != 1 or (n is not None and col.shape[0] != n):
-                raise InputError(
-                    f"step column {f.name} has the wrong shape", expected=f"({n},)", found=str(col.shape)
-                )
-            n = col.shape[0]
-            object.__setattr__(self, f.name, col)
+
+@dataclass(frozen=True, eq=False)
+class SmoothedSideTable(ColumnTable):
+    """The **smoothed** side of each step, keyed by its ``ic_index`` (one row per step, in order): the
+    research tables' side (see the module docstring). ``side_smoothed_confidence`` is 0.5–1."""
+
+    DTYPES: ClassVar[dict[str, Any]] = SMOOTHED_SIDE_DTYPES
+    TEXT: ClassVar[tuple[str, ...]] = ("side_smoothed",)
+
+    ic_index: NDArray[np.int64]
+    side_smoothed: NDArray[np.str_]
+    side_smoothed_confidence: NDArray[np.float64]
+    p_right_smoothed: NDArray[np.float64]
 
     @classmethod
-    def empty(cls) -> StepTable:
-        return cls(**{name: np.empty(0, dtype) for name, dtype in STEP_DTYPES.items()})
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[dict[str, Any]]) -> StepTable:
-        if not rows:
-            return cls.empty()
-        return cls(**{name: np.array([r[name] for r in rows], dtype) for name, dtype in STEP_DTYPES.items()})
-
-    @classmethod
-    def concat(cls, tables: Sequence[StepTable]) -> StepTable:
-        if not tables:
-            return cls.empty()
-        return cls(**{name: np.concatenate([getattr(t, name) for t in tables]) for name in STEP_DTYPES})
-
-    def __len__(self) -> int:
-        return int(self.ic_index.shape[0])
-
-    def to_frame(self) -> pd.DataFrame:
-        """A DataFrame with fixed dtypes (``side`` and ``gait`` as strings), also when empty."""
-        data = {name: getattr(self, name) for name in STEP_DTYPES}
-        frame = pd.DataFrame(data)
-        for name in ("side", "gait"):
-            frame[name] = frame[name].astype(object)
-        return frame
-
-    def equals(self, other: StepTable) -> bool:
-        """Bit-identical columns (NaN equal to NaN): the streaming == batch contract."""
-        return all(
-            np.array_equal(getattr(self, name), getattr(other, name), equal_nan=np.dtype(dtype) == np.float64)
-            for name, dtype in STEP_DTYPES.items()
+    def from_sides(cls, sides: Sequence[StepSide]) -> SmoothedSideTable:
+        return cls(
+            np.array([s.index for s in sides], np.int64),
+            np.array([s.side for s in sides], "<U1"),
+            np.array([s.confidence for s in sides], np.float64),
+            np.array([s.p_right for s in sides], np.float64),
         )
 
 
 @dataclass(frozen=True)
 class PipelineOutput:
-    """What became final in one ``update`` / ``flush``: step rows, pelvis strides, bouts, frame events."""
+    """What became final in one ``update`` / ``flush``: step rows, pelvis strides, bouts, frame events, and
+    the smoothed sides of earlier (or these) steps."""
 
     steps: StepTable
     strides: PelvisStrideTable
     bouts: BoutTable
     frame_events: tuple[FrameEvent, ...] = ()
+    smoothed_sides: SmoothedSideTable = field(default_factory=SmoothedSideTable.empty)
 
     @classmethod
     def empty(cls) -> PipelineOutput:
@@ -186,12 +259,20 @@ class PipelineOutput:
             PelvisStrideTable.concat([o.strides for o in outputs]),
             BoutTable.concat([o.bouts for o in outputs]),
             tuple(e for o in outputs for e in o.frame_events),
+            SmoothedSideTable.concat([o.smoothed_sides for o in outputs]),
         )
 
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    """Settings of every stage, plus the size of the pieces the input is cut into (s)."""
+    """Settings of every stage, plus the size of the pieces the input is cut into (s).
+
+    ``piece_s``: a block longer than this (a recording analysed as one block) is fed piece by piece, so
+    the stages hold at most a piece of samples. 30 s: on an hour of simulated six-axis data (one thread)
+    5 s pieces took 8.2 s, 10 s 6.0 s, 30 s 3.9 s, 60 s 3.9 s (the stages' per-call cost dominates short
+    pieces), for a working set of ≈ 2, 8 and 14 MB at 5, 30 and 60 s that does not grow with the
+    recording (``benchmarks/pipeline_speed.py``). A live stream's blocks are far shorter than a piece.
+    """
 
     frame: FrameSettings = field(default_factory=FrameSettings)
     bouts: BoutSettings = field(default_factory=BoutSettings)
@@ -199,16 +280,44 @@ class PipelineSettings:
     walking: WalkingContactSettings = field(default_factory=WalkingContactSettings)
     sides: SideSettings = field(default_factory=SideSettings)
     pelvis: PelvisSettings = field(default_factory=PelvisSettings)
-    piece_s: float = 5.0
+    piece_s: float = 30.0
 
 
-def _bout_progress(bouts: ActivityBouts) -> tuple[int, tuple[str, int] | None]:
-    """(samples before this absolute index have a final bout kind, the open bout's (kind, first sample)).
+# ---------------------------------------------------------------------------------------------- decisions
+@dataclass
+class _Contacts:
+    """Contacts not decided yet, in order of their due point (then IC): the contact columns plus
+    ``kind`` (index into :data:`KINDS`) and ``due`` (absolute input index at which they are decided)."""
 
-    :class:`ActivityBouts` emits a bout only when it ends; a live pipeline needs the kind of the bout in
-    progress, which the stage publishes as :attr:`ActivityBouts.open_bout`.
-    """
-    return bouts.final_through_index, bouts.open_bout
+    table: ContactTable
+    kind: NDArray[np.int64]
+    due: NDArray[np.int64]
+
+    @classmethod
+    def empty(cls) -> _Contacts:
+        return cls(ContactTable.empty(), np.empty(0, np.int64), np.empty(0, np.int64))
+
+    def __len__(self) -> int:
+        return int(self.due.shape[0])
+
+    def take(self, pick: NDArray[Any]) -> _Contacts:
+        t = self.table
+        return _Contacts(
+            ContactTable(**{f.name: getattr(t, f.name)[pick] for f in fields(ContactTable)}),
+            self.kind[pick],
+            self.due[pick],
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[_Contacts]) -> _Contacts:
+        table = ContactTable(
+            **{
+                f.name: np.concatenate([getattr(p.table, f.name) for p in parts])
+                for f in fields(ContactTable)
+            }
+        )
+        out = cls(table, np.concatenate([p.kind for p in parts]), np.concatenate([p.due for p in parts]))
+        return out.take(np.lexsort((out.table.ic_index, out.due)))
 
 
 # ---------------------------------------------------------------------------------------------- the chain
@@ -239,20 +348,28 @@ class GaitPipeline:
         self.bouts = ActivityBouts(rate_hz, s.bouts)
         self.running = RunningContacts(rate_hz, s.running)
         self.walking = WalkingContacts(rate_hz, s.walking)
-        self.sides = SideStage(rate_hz, s.sides)
+        self.sides = SideStage(rate_hz, s.sides, smoothed=True)
         self.pelvis = PelvisStage(rate_hz, s.pelvis, frame=self.frame) if has_gyr else None
         self._piece = max(1, round(s.piece_s * rate_hz))
-        # how far behind the newest body sample a contact can still be emitted (samples)
-        reach_s = max(self.running.look_ahead_s, self.walking.look_ahead_s) + CONTACT_REACH_S
-        self._contact_margin = int(np.ceil(reach_s * rate_hz)) + 1
-        self._body_end: int | None = None
-        self._fed: int | None = None  # downstream stages have the body samples before this index
-        self._held_body: list[BodyBlock] = []
-        self._held_contacts: list[tuple[str, ContactTable]] = []
-        self._bouts_final: list[tuple[int, int, str]] = []  # (start, end, kind) of emitted bouts still needed
+        self._reach = np.array([self.running.ic_reach_samples, self.walking.ic_reach_samples], np.int64)
+        # body samples: held from _kept (times for the feed horizon) to _end; fed downstream up to _fed
+        self._first: int | None = None
+        self._end: int | None = None
+        self._held: list[BodyBlock] = []
+        self._kept = 0
+        self._fed = 0
+        self._last_t: float | None = None
+        self._gaps: NDArray[np.int64] = np.empty(0, np.int64)  # first sample after each bout-ending gap
+        # the bout stage's state in force: (input end from which it holds, final_through_index, steady)
+        self._snapshot: tuple[int, int, bool] = (-1, 0, True)
+        self._progress: list[tuple[int, int, bool]] = []  # the states since, from ActivityBouts.progress_
+        self._bouts_kept: list[tuple[int, int, str]] = []  # (start, end, kind) of emitted bouts still needed
         self._n_bouts = 0
+        # contacts and steps
+        self._undecided = _Contacts.empty()
+        self._last_ic = -1  # IC of the last emitted step
         self._last_bout = -1
-        self._rows: dict[int, dict[str, Any]] = {}  # contact rows waiting for their side, by ic_index
+        self._rows: dict[int, dict[str, Any]] = {}  # step rows waiting for their live side, by ic_index
         self._events_seen = 0
         self._seg_starts: list[int] = []
         self._seg_confidence: list[float] = []
@@ -261,15 +378,28 @@ class GaitPipeline:
         )
 
     @property
+    def steady_delay_s(self) -> dict[str, float]:
+        """Input after its IC by which a step of a bout whose kind is in force (no change pending) is final,
+        per gait: its detector's ``ic_reach_samples`` (running ≈ 0.6 s, i.e. ≈ 0.35–0.4 s after toe-off;
+        walking ≈ 0.7 s), plus the frame stage's delay (none for the causal frame)."""
+        return {
+            kind: self.frame.look_ahead_s + float(r) / self.rate_hz
+            for kind, r in zip(KINDS, self._reach, strict=True)
+        }
+
+    @property
     def look_ahead_s(self) -> float:
-        """The longest input delay before a step row is final: the frame stage's delay, then the later of
-        the bout kind (its look-ahead plus one hop) and the contact detectors (look-ahead plus
-        :data:`CONTACT_REACH_S`), then the side stage's look-ahead. Strides are final no later than the
-        step that closes them.
-        """
+        """The longest input delay before a step row is final: a step that waits for its final bout kind
+        (the bout stage's look-ahead plus one hop: a change of gait pending, the start of a bout), after the
+        frame stage's delay. Strides are final no later than the step that closes them."""
         bout_s = self.bouts.look_ahead_s + self.settings.bouts.hop_s
-        contact_s = self._contact_margin / self.rate_hz
-        return self.frame.look_ahead_s + max(bout_s, contact_s) + self.sides.look_ahead_s
+        return self.frame.look_ahead_s + max(bout_s, max(self.steady_delay_s.values()))
+
+    @property
+    def smoothed_look_ahead_s(self) -> float:
+        """The longest input delay before a step's smoothed side is final (:attr:`PipelineOutput.
+        smoothed_sides`): its row's, then the side stage's smoothed look-ahead."""
+        return self.look_ahead_s + self.sides.smoothed_look_ahead_s
 
     # ------------------------------------------------------------------ streaming
     def update(self, block: SampleBlock) -> PipelineOutput:
@@ -283,19 +413,22 @@ class GaitPipeline:
         for start in range(0, len(block), self._piece):
             piece = block.slice(start, start + self._piece)
             body = self._timed("frame", self.frame.update, piece)
-            outputs.append(self._advance(self._feed_sources(body), final=False))
+            bouts = self._feed_sources(body)
+            outputs.append(self._advance(bouts, final=False))
         return PipelineOutput.concat(outputs) if outputs else PipelineOutput.empty()
 
     def flush(self) -> PipelineOutput:
         body = self._timed("frame", self.frame.flush)
         bouts = self._feed_sources(body)
-        bouts = BoutTable.concat([bouts, self._timed("bouts", self.bouts.flush)])
-        self._note_bouts(bouts)
-        self._held_contacts.append((RUNNING, self._timed("running", self.running.flush)))
-        self._held_contacts.append((WALKING, self._timed("walking", self.walking.flush)))
+        last = self._timed("bouts", self.bouts.flush)
+        self._progress += self.bouts.progress_
+        self._note_bouts(last)
+        bouts = BoutTable.concat([bouts, last])
+        self._add_contacts(RUNNING, self._timed("running", self.running.flush))
+        self._add_contacts(WALKING, self._timed("walking", self.walking.flush))
         return self._advance(bouts, final=True)
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ sources
     def _timed(self, stage: str, call: Any, *args: Any) -> Any:
         t0 = time.perf_counter()
         out = call(*args)
@@ -303,120 +436,188 @@ class GaitPipeline:
         return out
 
     def _feed_sources(self, body: BodyBlock) -> BoutTable:
-        """Body samples to the bout and contact stages; hold them (and the contacts) for the horizon."""
+        """Body samples to the bout and contact stages; hold them for the sides and the pelvis."""
         if len(body) == 0:
             return BoutTable.empty()
-        if self._fed is None:
-            self._fed = body.start_index
-        self._body_end = body.stop_index
-        self._held_body.append(body)
+        if self._first is None:
+            self._first = self._kept = self._fed = body.start_index
+            self._snapshot = (-1, body.start_index, True)
+        t0 = time.perf_counter()
+        self._end = body.stop_index
+        self._held.append(body)
+        dt = np.diff(body.t_s, prepend=body.t_s[0] if self._last_t is None else self._last_t)
+        gaps = body.start_index + np.flatnonzero(dt > self.bouts.gap_split_s)
+        if gaps.shape[0]:
+            self._gaps = np.concatenate([self._gaps, gaps])
+        self._last_t = float(body.t_s[-1])
+        self.stage_seconds_["pipeline"] += time.perf_counter() - t0
         bouts = self._timed("bouts", self.bouts.update, body)
+        self._progress += self.bouts.progress_
         self._note_bouts(bouts)
-        self._held_contacts.append((RUNNING, self._timed("running", self.running.update, body)))
-        self._held_contacts.append((WALKING, self._timed("walking", self.walking.update, body)))
+        self._add_contacts(RUNNING, self._timed("running", self.running.update, body))
+        self._add_contacts(WALKING, self._timed("walking", self.walking.update, body))
         return bouts
 
     def _note_bouts(self, bouts: BoutTable) -> None:
         for start, end, kind in zip(
             bouts.start_index.tolist(), bouts.end_index.tolist(), bouts.kind.tolist(), strict=True
         ):
-            self._bouts_final.append((start, end, kind))
+            self._bouts_kept.append((start, end, kind))
         self._n_bouts += len(bouts)
 
-    def _horizon(self, final: bool) -> int:
-        assert self._body_end is not None and self._fed is not None
-        if final:
-            return self._body_end
-        final_to, _ = _bout_progress(self.bouts)
-        return max(self._fed, min(final_to, self._body_end - self._contact_margin))
+    def _add_contacts(self, kind: str, table: ContactTable) -> None:
+        if len(table) == 0:
+            return
+        code = KINDS.index(kind)
+        new = _Contacts(table, np.full(len(table), code), table.ic_index + self._reach[code])
+        self._undecided = _Contacts.concat([self._undecided, new])
 
-    def _bout_of(self, index: int, open_bout: tuple[str, int] | None) -> tuple[int, str]:
-        """(bout number, kind) of an absolute sample index whose kind is final."""
-        first = self._n_bouts - len(self._bouts_final)
-        for k, (start, end, kind) in enumerate(self._bouts_final):
-            if start <= index < end:
-                return first + k, kind
-        if open_bout is not None and open_bout[1] <= index:
-            return self._n_bouts, open_bout[0]
-        return -1, OTHER
+    # ------------------------------------------------------------------ decisions
+    def _bout_lookup(self, index: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(bout number, kind code in :data:`BOUT_KINDS`) of absolute sample indices whose kind is final
+        (before the bout stage's ``final_through_index``); (-1, -1) outside every bout."""
+        starts = [b[0] for b in self._bouts_kept]
+        ends = [b[1] for b in self._bouts_kept]
+        codes = [BOUT_KINDS.index(b[2]) for b in self._bouts_kept]
+        first = self._n_bouts - len(self._bouts_kept)
+        open_bout = self.bouts.open_bout
+        if open_bout is not None:
+            starts.append(open_bout[1])
+            ends.append(self.bouts.final_through_index)
+            codes.append(BOUT_KINDS.index(open_bout[0]))
+        if not starts:
+            return np.full(index.shape, -1), np.full(index.shape, -1)
+        k = np.searchsorted(np.array(ends, np.int64), index, side="right")
+        kc = np.minimum(k, len(starts) - 1)
+        inside = (k < len(starts)) & (np.array(starts, np.int64)[kc] <= index)
+        return np.where(inside, first + kc, -1), np.where(inside, np.array(codes)[kc], -1)
 
+    def _decide(self, snapshots: list[tuple[int, int, bool]], final: bool) -> tuple[_Contacts, NDArray[Any]]:
+        """Decide the undecided contacts that are due (all of them when ``final``) against the bout
+        stage's states ``snapshots`` (the one in force before this call first; see the module docstring).
+
+        Returns the contacts decided as steps, in the order they were decided, and their bout numbers;
+        keeps the rest undecided.
+        """
+        c = self._undecided
+        assert self._end is not None and self._first is not None
+        if len(c) == 0:
+            return c, np.empty(0, np.int64)
+        at = np.array([s[0] for s in snapshots], np.int64)
+        final_to = np.array([s[1] for s in snapshots], np.int64)
+        steady = np.array([s[2] for s in snapshots], bool)
+        ic = c.table.ic_index
+        due = c.due if not final else np.minimum(c.due, self._end)
+        known = due <= self._end
+        # the state in force at the due point (or when last evaluated), then every later one
+        begin = np.maximum(due, self._snapshot[0] + 1)
+        j0 = np.searchsorted(at, begin, side="right") - 1
+        cols = np.arange(len(snapshots))
+        usable = (cols[None, :] >= j0[:, None]) & known[:, None]
+        # rule 1: the final kind at the IC
+        ic_bout, ic_kind = self._bout_lookup(ic)
+        kind_code = np.array([BOUT_KINDS.index(k) for k in KINDS])[c.kind]
+        exact = ic[:, None] < final_to[None, :]
+        # rule 2: the bout in progress, no change pending, no gap between its last final sample and the IC
+        last = final_to - 1
+        last_bout, last_kind = self._bout_lookup(last)
+        gaps_to = np.searchsorted(self._gaps, ic, side="right")
+        gaps_from = np.searchsorted(self._gaps, last, side="right")
+        in_force = (
+            steady[None, :]
+            & (last[None, :] >= self._first)
+            & (last_kind[None, :] == kind_code[:, None])
+            & (gaps_to[:, None] == gaps_from[None, :])
+            & ~exact
+        )
+        decided = usable & (exact | in_force)
+        has = decided.any(axis=1)
+        j = np.argmax(decided, axis=1)
+        rows = np.arange(len(c))
+        step = has & np.where(exact[rows, j], ic_kind == kind_code, True)
+        bout = np.where(exact[rows, j], ic_bout, last_bout[j])
+        moment = np.maximum(at[j], due)
+        done = np.flatnonzero(has)
+        self._undecided = c.take(np.flatnonzero(~has))
+        order = done[np.lexsort((ic[done], moment[done]))]
+        order = order[step[order]]
+        return c.take(order), bout[order]
+
+    def _emit(self, steps: _Contacts, bouts: NDArray[np.int64]) -> ContactTable:
+        """The decided steps in order, dropping any not after the last emitted one, with chain breaks."""
+        ic = steps.table.ic_index.tolist()
+        keep, first = [], []
+        for i, (index, bout) in enumerate(zip(ic, bouts.tolist(), strict=True)):
+            if index <= self._last_ic:
+                continue
+            keep.append(i)
+            first.append(bout != self._last_bout)
+            self._last_ic, self._last_bout = index, bout
+        pick = np.array(keep, np.int64)
+        t = steps.table
+        columns = {f.name: getattr(t, f.name)[pick] for f in fields(ContactTable)}
+        broken = np.array(first, bool)
+        for name in CHAIN_COLUMNS:
+            columns[name][broken] = np.nan
+        table = ContactTable(**columns)
+        gait = np.array(KINDS)[steps.kind[pick]]
+        for row_bout, row_gait, row in zip(bouts[pick].tolist(), gait.tolist(), _rows(table), strict=True):
+            row["bout"], row["gait"] = row_bout, row_gait
+            self._rows[row["ic_index"]] = row
+        return table
+
+    # ------------------------------------------------------------------ downstream
     def _advance(self, bouts: BoutTable, *, final: bool) -> PipelineOutput:
         t0 = time.perf_counter()
         events = tuple(self.frame.events_[self._events_seen :])
         self._events_seen = len(self.frame.events_)
-        if self._body_end is None or self._fed is None:
+        if self._end is None:
             return PipelineOutput(StepTable.empty(), PelvisStrideTable.empty(), bouts, events)
-        horizon = self._horizon(final)
-        held = concat_body(self._held_body) if self._held_body else self._empty_body(self._fed)
-        contacts = self._select_contacts(horizon, held)
-        body = self._take_body(horizon, held)
+        snapshots = [self._snapshot, *self._progress]
+        self._progress = []
+        decided, bout_numbers = self._decide(snapshots, final)
+        steps = self._emit(decided, bout_numbers)
+        self._snapshot = snapshots[-1]
+        body = self._take_body(final)
         self.stage_seconds_["pipeline"] += time.perf_counter() - t0
-        sides: list[StepSide] = self._timed("sides", self.sides.update, body, contacts.ic_index)
+        sides: list[StepSide] = self._timed("sides", self.sides.update, body, steps.ic_index)
         strides = PelvisStrideTable.empty()
         if self.pelvis is not None:
-            strides = self._timed("pelvis", self.pelvis.update, body, contacts)
+            strides = self._timed("pelvis", self.pelvis.update, body, steps)
         if final:
             sides += self._timed("sides", self.sides.flush)
             if self.pelvis is not None:
                 strides = PelvisStrideTable.concat([strides, self._timed("pelvis", self.pelvis.flush)])
         t0 = time.perf_counter()
-        steps = StepTable.from_rows([self._step_row(side) for side in sides])
-        self._forget_bouts()
+        smoothed = SmoothedSideTable.from_sides(self.sides.take_smoothed())
+        table = StepTable.from_rows([self._step_row(side) for side in sides])
+        self._forget()
         self.stage_seconds_["pipeline"] += time.perf_counter() - t0
-        return PipelineOutput(steps, strides, bouts, events)
+        return PipelineOutput(table, strides, bouts, events, smoothed)
 
-    def _empty_body(self, start: int) -> BodyBlock:
-        return BodyBlock(np.empty(0), np.empty((0, 3)), np.empty((0, 3)) if self.has_gyr else None, start)
-
-    def _take_body(self, horizon: int, held: BodyBlock) -> BodyBlock:
-        """The held body samples before ``horizon`` (removed from the hold)."""
-        cut = horizon - held.start_index
-        taken, rest = held.slice(0, cut), held.slice(cut, len(held))
-        self._held_body = [rest] if len(rest) else []
-        self._fed = horizon
+    def _take_body(self, final: bool) -> BodyBlock:
+        """The held body samples the sides and the pelvis may have now: up to ``max_step_s`` (the side
+        stage's reach for a late contact) after the earliest IC a step can still have."""
+        assert self._end is not None
+        held = concat_body(self._held)
+        stop = self._end
+        if not final:
+            live = self._undecided.table.ic_index
+            live = live[live > self._last_ic]
+            earliest = int(self._end - self._reach.max())
+            if live.shape[0]:
+                earliest = min(earliest, int(live.min()))
+            earliest = max(earliest, self._kept)
+            t_limit = held.t_s[earliest - held.start_index] + self.sides.settings.max_step_s
+            stop = min(stop, held.start_index + int(np.searchsorted(held.t_s, t_limit, side="right")))
+            stop = max(stop, self._fed, self._last_ic + 1)
+            self._kept = earliest
+        taken = held.slice(self._fed - held.start_index, stop - held.start_index)
+        keep_from = min(self._kept, stop)
+        rest = held.slice(keep_from - held.start_index, len(held))
+        self._held = [rest] if len(rest) else []
+        self._kept, self._fed = keep_from, stop
         return taken
-
-    def _select_contacts(self, horizon: int, held: BodyBlock) -> ContactTable:
-        """Contacts before the horizon that lie in a bout of their detector's kind, with chain breaks and
-        the impact peak from the unfiltered vertical acceleration of ``held`` (see the module docstring)."""
-        _, open_bout = _bout_progress(self.bouts)
-        kept: list[tuple[int, dict[str, Any]]] = []
-        still: list[tuple[str, ContactTable]] = []
-        names = [f.name for f in fields(ContactTable)]
-        for kind, table in self._held_contacts:
-            if len(table) == 0:
-                continue
-            ready = table.ic_index < horizon
-            columns = {name: getattr(table, name).tolist() for name in names}
-            for i in np.flatnonzero(ready).tolist():
-                row: dict[str, Any] = {name: columns[name][i] for name in names}
-                number, bout_kind = self._bout_of(row["ic_index"], open_bout)
-                if bout_kind == kind:
-                    row["bout"], row["gait"] = number, kind
-                    row["impact_g"] = self._impact_g(held, row["ic_index"], row["to_index"])
-                    kept.append((row["ic_index"], row))
-            if not ready.all():
-                rest = ~ready
-                still.append((kind, ContactTable(**{name: getattr(table, name)[rest] for name in names})))
-        self._held_contacts = still
-        rows = []
-        for _, row in sorted(kept, key=lambda item: item[0]):
-            if row["bout"] != self._last_bout:
-                for name in CHAIN_COLUMNS:
-                    row[name] = float("nan")
-                self._last_bout = row["bout"]
-            self._rows[int(row["ic_index"])] = row
-            rows.append(row)
-        table = ContactTable.from_rows(rows)
-        return table
-
-    @staticmethod
-    def _impact_g(held: BodyBlock, ic: int, to: int) -> float:
-        """Peak vertical acceleration (g) over the samples from IC to toe-off; NaN without a toe-off."""
-        if to < ic:
-            return float("nan")
-        stance = held.acc[ic - held.start_index : to - held.start_index + 1, V]
-        return float(stance.max()) / STANDARD_GRAVITY_MS2 if stance.shape[0] else float("nan")
 
     def _step_row(self, side: StepSide) -> dict[str, Any]:
         row = self._rows.pop(side.index)
@@ -433,8 +634,18 @@ class GaitPipeline:
             "frame_confidence": self._seg_confidence[k] if k >= 0 else 0.0,
         }
 
-    def _forget_bouts(self) -> None:
-        """Drop emitted bouts that end before every sample still to be classified."""
-        assert self._fed is not None
-        while self._bouts_final and self._bouts_final[0][1] <= self._fed:
-            self._bouts_final.pop(0)
+    def _forget(self) -> None:
+        """Drop bouts and gaps that no undecided contact or later state can refer to any more."""
+        oldest = min(self._snapshot[1] - 1, self._kept)
+        if len(self._undecided):
+            oldest = min(oldest, int(self._undecided.table.ic_index.min()))
+        while self._bouts_kept and self._bouts_kept[0][1] <= oldest:
+            self._bouts_kept.pop(0)
+        self._gaps = self._gaps[self._gaps > oldest]
+
+
+def _rows(table: ContactTable) -> list[dict[str, Any]]:
+    """The contact table's rows as dicts (Python scalars)."""
+    names = [f.name for f in fields(ContactTable)]
+    columns = [getattr(table, name).tolist() for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]

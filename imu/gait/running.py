@@ -107,6 +107,13 @@ class RunningContacts:
         """Input needed after a stance anchor before its contact is committed."""
         return (self._search + self._raw_wait + self._buf.delay_samples) / self.rate_hz
 
+    @property
+    def ic_reach_samples(self) -> int:
+        """Once the input holds sample ``i + ic_reach_samples - 1``, every contact whose IC is at or before
+        ``i`` has been emitted: an IC lies at most ``search_s`` before its stance anchor, and an anchor is
+        committed :attr:`look_ahead_s` of input after it (read-only; for consumers that merge contacts)."""
+        return 2 * self._search + self._raw_wait + self._buf.delay_samples + 1
+
     def update(self, block: BodyBlock) -> ContactTable:
         self._buf.push(block.t_s, block.acc[:, V] / STANDARD_GRAVITY_MS2, block.start_index)
         return self._commit(final=False)

@@ -113,6 +113,16 @@ class WalkingContacts:
         """Input needed after a step's anchor before the step is committed."""
         return (self._w + self._buf.delay_samples) / self.rate_hz
 
+    @property
+    def ic_reach_samples(self) -> int:
+        """Once the input holds sample ``i + ic_reach_samples - 1``, every contact whose IC is at or before
+        ``i`` has been emitted: an IC lies at most ``search_back_s`` (plus the cues' mean lag, when it is
+        negative) before its anchor, and an anchor is committed :attr:`look_ahead_s` of input after it
+        (read-only; for consumers that merge contacts)."""
+        st = self.settings
+        lag = (st.forward_peak_lag_s + st.braking_lag_s + st.vertical_peak_lag_s) / 3 * self.rate_hz
+        return self._back + int(np.ceil(max(-lag, 0.0))) + self._w + self._buf.delay_samples + 1
+
     def update(self, block: BodyBlock) -> ContactTable:
         v, ap = block.acc[:, V], block.acc[:, AP]
         self._buf.push(block.t_s, np.column_stack([v - ap, ap, v]), block.start_index)

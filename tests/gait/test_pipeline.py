@@ -1,8 +1,10 @@
-"""The whole gait chain: streaming == batch for any chunking, fixed look-ahead, bouts gate the steps."""
+"""The whole gait chain: streaming == batch for any chunking, fixed look-ahead, bouts gate the steps, live
+and smoothed sides."""
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imu.errors import InputError
-from imu.gait.pipeline import GaitPipeline, PipelineOutput, StepTable
+from imu.gait.bouts import BoutSettings
+from imu.gait.pipeline import GaitPipeline, PipelineOutput, PipelineSettings, StepTable
 from imu.samples import SampleBlock
 from imu.sim.runner import RunnerSettings, SimulatedRun, simulate_run
 
@@ -32,7 +35,12 @@ def batch() -> PipelineOutput:
 
 
 def same(a: PipelineOutput, b: PipelineOutput) -> bool:
-    return a.steps.equals(b.steps) and a.strides.equals(b.strides) and a.bouts.equals(b.bouts)
+    return (
+        a.steps.equals(b.steps)
+        and a.strides.equals(b.strides)
+        and a.bouts.equals(b.bouts)
+        and a.smoothed_sides.equals(b.smoothed_sides)
+    )
 
 
 chunkings = st.lists(
@@ -46,6 +54,13 @@ def test_streaming_equals_batch_for_any_chunking(sizes: list[int]) -> None:
     streamed = run(list(short_run().samples.chunks(sizes)))
     assert len(batch().steps) > 40 and len(batch().strides) > 20
     assert same(streamed, batch())
+
+
+def test_piece_size_changes_nothing() -> None:
+    samples = short_run().samples
+    for piece_s in (0.7, 1e4):
+        pipeline = GaitPipeline(208.0, True, PipelineSettings(piece_s=piece_s))
+        assert same(PipelineOutput.concat([pipeline.update(samples), pipeline.flush()]), batch())
 
 
 def test_tiny_blocks_equal_batch() -> None:
@@ -71,11 +86,28 @@ def test_steps_are_final_within_the_documented_look_ahead() -> None:
     samples = short_run().samples
     pipeline = GaitPipeline(208.0, True)
     chunk = 52  # 0.25 s
+    ic_t: dict[int, float] = {}
     for block in samples.chunks([chunk] * (len(samples) // chunk)):
         out = pipeline.update(block)
-        if len(block) and len(out.steps):
-            delay = float(block.t_s[-1]) - out.steps.t_s
-            assert np.all(delay <= pipeline.look_ahead_s + chunk / 208.0)
+        now = float(block.t_s[-1])
+        if len(out.steps):
+            assert np.all(now - out.steps.t_s <= pipeline.look_ahead_s + chunk / 208.0)
+            ic_t.update(zip(out.steps.ic_index.tolist(), out.steps.t_s.tolist(), strict=True))
+        for ic in out.smoothed_sides.ic_index.tolist():
+            assert now - ic_t[ic] <= pipeline.smoothed_look_ahead_s + chunk / 208.0
+    assert len(ic_t) > 40
+
+
+def test_every_step_gets_one_smoothed_side_in_order() -> None:
+    out = batch()
+    smoothed = out.smoothed_sides
+    np.testing.assert_array_equal(smoothed.ic_index, out.steps.ic_index)
+    assert set(smoothed.side_smoothed.tolist()) <= {"L", "R", "?"}
+    assert np.all((smoothed.side_smoothed_confidence >= 0.5) & (smoothed.side_smoothed_confidence <= 1))
+    # both sides are sure on most steps of this steady run, and then they mostly agree
+    live, smooth = out.steps.side, smoothed.side_smoothed
+    both = np.isin(live, ["L", "R"]) & np.isin(smooth, ["L", "R"])
+    assert both.mean() > 0.9 and np.mean(live[both] == smooth[both]) > 0.9
 
 
 def test_acceleration_only_gives_steps_without_strides() -> None:
@@ -89,6 +121,42 @@ def test_empty_stream_gives_typed_empty_output() -> None:
     out = GaitPipeline(100.0, True).flush()
     assert len(out.steps) == 0 and out.steps.t_s.dtype == np.float64 and out.steps.ic_index.dtype == np.int64
     assert out.steps.to_frame().columns.tolist() == list(StepTable.empty().to_frame().columns)
+
+
+SISFALL = "sisfall_waist_walk_jog_subset/SisFall_D01-D04_SA01-SA11_SE01-SE07.tar.xz"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("trial", ["D02_SE07_R01.txt", "D03_SE03_R01.txt"])
+def test_changes_of_gait_decided_live_and_the_same_for_any_chunking(shared_data: Path, trial: str) -> None:
+    """SisFall trials that switch between walking and jogging several times: a step is decided with the
+    bout kind in force ``ic_reach_samples`` after its IC, so a few steps at the end of a bout lie past the
+    end the bout table gives it (by less than one bout-stage hop plus its window's reach), never more; and
+    the rows are the same for any chunking."""
+    from imu.io.load import load_recordings
+
+    rec = load_recordings(f"{shared_data / SISFALL}#{trial}")[0]
+    samples = rec.samples
+
+    def go(sizes: list[int]) -> PipelineOutput:
+        pipeline = GaitPipeline(rec.rate_hz, samples.has_gyr)
+        blocks = list(samples.chunks(sizes))
+        return PipelineOutput.concat([*(pipeline.update(b) for b in blocks), pipeline.flush()])
+
+    whole = go([])
+    steps, bouts = whole.steps, whole.bouts
+    assert len(set(bouts.kind[bouts.kind != "other"].tolist())) == 2 and len(steps) > 150
+    assert np.all(bouts.kind[steps.bout] == steps.gait)
+    past_end = (steps.ic_index - bouts.end_index[steps.bout]) / rec.rate_hz
+    # a hop's kind is known once the input passes its window's end; a step is decided its delay after IC
+    b = BoutSettings()
+    unseen_s = (
+        (b.window_s - b.hop_s) / 2 + b.hop_s - min(GaitPipeline(rec.rate_hz, True).steady_delay_s.values())
+    )
+    assert 0 < np.sum(past_end >= 0) <= 20 and past_end.max() < unseen_s
+    assert np.all(steps.ic_index >= bouts.start_index[steps.bout])
+    rng = np.random.default_rng(5)
+    assert same(go(rng.integers(0, 700, 400).tolist()), whole)
 
 
 def test_bad_input_is_refused_clearly() -> None:
