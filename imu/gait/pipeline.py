@@ -268,10 +268,10 @@ class PipelineSettings:
     """Settings of every stage, plus the size of the pieces the input is cut into (s).
 
     ``piece_s``: a block longer than this (a recording analysed as one block) is fed piece by piece, so
-    the stages hold at most a piece of samples. 30 s: on an hour of simulated six-axis data (one thread)
-    5 s pieces took 8.2 s, 10 s 6.0 s, 30 s 3.9 s, 60 s 3.9 s (the stages' per-call cost dominates short
-    pieces), for a working set of ≈ 2, 8 and 14 MB at 5, 30 and 60 s that does not grow with the
-    recording (``benchmarks/pipeline_speed.py``). A live stream's blocks are far shorter than a piece.
+    the stages hold at most a piece of samples: their memory does not grow with the recording. 30 s: on
+    the benchmark's simulated hour (``benchmarks/results/pipeline_speed.md``) 30 s pieces took about half
+    the time of 5 s ones (1.8 vs 3.4 s; the stages' per-call cost dominates short pieces) and 60 s pieces
+    little less (1.5 s) for ≈ 6 MB more peak memory. A live stream's blocks are far shorter than a piece.
     """
 
     frame: FrameSettings = field(default_factory=FrameSettings)
