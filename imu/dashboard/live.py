@@ -36,7 +36,7 @@ from imu.fatigue import DRIFT_COLUMNS, FIGURES, Baseline, FatigueSettings, Fatig
 from imu.gait.bouts import RUNNING, BoutTable
 from imu.gait.frame import Mounting
 from imu.gait.pelvis import PelvisStrideTable
-from imu.gait.pipeline import GaitPipeline, PipelineOutput, PipelineSettings, StepTable
+from imu.gait.pipeline import GaitPipeline, PipelineOutput, PipelineSettings, SmoothedSideTable, StepTable
 from imu.samples import SampleBlock
 
 STRIDE_REACH_S = 2.5
@@ -89,13 +89,14 @@ class LiveAnalysis:
         self.fatigue = FatigueTracker(fatigue, baseline)
         self._baseline_given = baseline is not None
         self.rolling_every_s = rolling_every_s
-        self._close_lag = int(np.ceil(self.pipeline.look_ahead_s * rate_hz)) + 1
+        self._close_lag = int(np.ceil(self.pipeline.smoothed_look_ahead_s * rate_hz)) + 1
         self._t0: float | None = None
         self._next_index = 0
         self._next_minute = 0  # the oldest minute not yet closed
         self._reach_index: dict[int, int] = {}  # minute -> first sample index past its end + reach
         self._steps_kept = steps_frame(StepTable.empty())  # retained steps ...
         self._new_steps: list[StepTable] = []  # ... and those not yet joined to them
+        self._smoothed: list[SmoothedSideTable] = []  # smoothed sides not yet joined to their steps
         self._pelvis: list[PelvisStrideTable] = []
         self._bouts: list[pd.DataFrame] = []
         self._last_bout_end: tuple[int, float] | None = None  # (end_index, end_t_s) of the last bout
@@ -191,6 +192,8 @@ class LiveAnalysis:
             self._open_bout_running = False  # the bout now in progress: known from its first steps
         if len(out.strides):
             self._pelvis.append(out.strides)
+        if len(out.smoothed_sides):
+            self._smoothed.append(out.smoothed_sides)
         if len(out.steps) == 0:
             return
         steps = out.steps
@@ -254,6 +257,14 @@ class LiveAnalysis:
             self._steps_kept = (
                 pd.concat([self._steps_kept, new], ignore_index=True) if len(self._steps_kept) else new
             )
+        if self._smoothed:  # smoothed sides come a few steps after their rows: fill them in
+            smoothed = SmoothedSideTable.concat(self._smoothed)
+            self._smoothed = []
+            at = pd.Index(self._steps_kept["ic_index"]).get_indexer(smoothed.ic_index)
+            ok = at >= 0
+            rows = self._steps_kept.index[at[ok]]
+            for name in ("side_smoothed", "side_smoothed_confidence"):
+                self._steps_kept.loc[rows, name] = getattr(smoothed, name)[ok]
         return self._steps_kept
 
     def _window_row(self, start_s: float, t0_s: float) -> pd.DataFrame:
