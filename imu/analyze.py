@@ -355,15 +355,3 @@ def _headline(analysis: Analysis) -> dict[str, Any]:
         "impact_asymmetry_pct",
     )
     return {"duration_s": s["input"]["duration_s"], **{k: s[k] for k in keys}}
-
-
-def add_analyze_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="session folders or recording files (FILE#N)")
-    p.add_argument("--out", required=True, metavar="DIR", help="where the tables and summaries go")
-    p.add_argument("--from", dest="from_s", type=float, metavar="S", help="analyse from this time (s)")
-    p.add_argument("--to", dest="to_s", type=float, metavar="S", help="analyse up to this time (s)")
-    p.add_argument(
-        "--mounting",
-        metavar="up=AXIS,forward=AXIS",
-        help="state the sensor mounting (e.g. up=+x,forward=-z) instead of finding it from the data",
-    )

@@ -101,9 +101,16 @@ def _add_simulate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_analyze_arguments(p: argparse.ArgumentParser) -> None:
-    from imu.analyze import add_analyze_arguments
-
-    add_analyze_arguments(p)
+    # defined here, not in imu.analyze, so that `imu --help` does not import the whole pipeline
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="session folders or recording files (FILE#N)")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the tables and summaries go")
+    p.add_argument("--from", dest="from_s", type=float, metavar="S", help="analyse from this time (s)")
+    p.add_argument("--to", dest="to_s", type=float, metavar="S", help="analyse up to this time (s)")
+    p.add_argument(
+        "--mounting",
+        metavar="up=AXIS,forward=AXIS",
+        help="state the sensor mounting (e.g. up=+x,forward=-z) instead of finding it from the data",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- parser
