@@ -103,6 +103,7 @@ class TrialResult:
     ic_error_s: list[float] = field(default_factory=list)
     to_error_s: list[float] = field(default_factory=list)
     contact_error_s: list[float] = field(default_factory=list)
+    cadence_error_spm: float = float("nan")
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
@@ -172,6 +173,12 @@ def summarise(trials: Sequence[TrialResult], tolerance_s: float, *, with_to: boo
             "contact_time_mae_ms": round(mae_ms(trials), 2),
             "contact_time_mae_ms_ci95": _ci(trials, mae_ms),
         }
+    cadence = np.abs([t.cadence_error_spm for t in trials if np.isfinite(t.cadence_error_spm)])
+    if cadence.size:
+        out |= {
+            "cadence_trial_mae_spm": round(float(cadence.mean()), 3),
+            "cadence_trial_max_abs_error_spm": round(float(cadence.max()), 3),
+        }
     return out
 
 
@@ -196,7 +203,13 @@ def running_trial(rec: Recording, settings: RunningContactSettings | None = None
         res.ic_error_s.append(ic[i] - ic_true[j])
         res.to_error_s.append(to[i] - to_true[j])
         res.contact_error_s.append((to[i] - ic[i]) - (to_true[j] - ic_true[j]))
+    if ic.size > 1:  # the trial's cadence: steps per minute over its span of contacts
+        res.cadence_error_spm = _cadence_spm(ic) - _cadence_spm(ic_true)
     return res
+
+
+def _cadence_spm(ic_s: np.ndarray) -> float:
+    return float(60.0 * (ic_s.size - 1) / (ic_s[-1] - ic_s[0]))
 
 
 def running_split(
@@ -288,6 +301,8 @@ def markdown(results: dict[str, Any]) -> str:
         "to_p95_abs_error_ms",
         "to_bias_ms",
         "contact_time_mae_ms",
+        "cadence_trial_mae_spm",
+        "cadence_trial_max_abs_error_spm",
     ]
     for name, res in results["splits"].items():
         lines += [
