@@ -19,7 +19,12 @@ chosen on seeds 7 and 8 (``TUNING_SEEDS``), never on the report seeds. Condition
   the frame, i.e. what a consumer of the re-committing frame sees (shows why the stage undoes re-commits);
 - ``impact_x2``: the same runs (same seed, same steps and pelvis) with the heel-strike transient doubled
   (2 g → 4 g, with its braking spike), auto frame; compared stride by stride with ``auto``;
-- ``running_start``: no standing start (the attitude must level itself while running), 5 minutes.
+- ``running_start``: no standing start (the attitude must level itself while running), 5 minutes;
+- ``loss_1pct``, ``loss_3pct``: the ``auto`` runs with packets of 16 samples lost on the link in bursts, as
+  ``imu simulate --loss-pct`` loses them (:func:`imu.sim.session.lost_packets`, same seeds): each lost packet
+  leaves a gap, after which the attitude re-anchors and strides near the gap are not settled (``excluded``:
+  the share of stride rows left out). Also ``tilt mean per minute``: the de-offset error of the mean over
+  each minute's matched strides, what the minutes table reports.
 
 A detected stride is matched to a true stride (left IC to the next left IC) when both its ends lie within
 ``MATCH_S`` of the true ones; only settled strides count. Tilt mean with an unknown mounting is relative to
@@ -52,9 +57,11 @@ from imu.gait.contact_table import ContactTable
 from imu.gait.frame import BodyFrameStage, Mounting, concat_body
 from imu.gait.pelvis import PelvisStage, PelvisStrideTable
 from imu.gait.running import RunningContacts
+from imu.samples import SampleBlock
 from imu.sim.gait_model import FatigueSettings
 from imu.sim.kinematics import ForceSettings
 from imu.sim.runner import RunnerSettings, SimulatedRun, simulate_run
+from imu.sim.session import LINK_SEED_OFFSET, LinkSettings, lost_packets
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results"
@@ -65,10 +72,23 @@ MATCH_S = 0.04
 DRIFT_SPAN_S = 120.0
 CHUNK = 208
 ROM_COLUMNS = ("tilt_rom_deg", "obliquity_rom_deg", "rotation_rom_deg")
+LOSS_PCT = (1.0, 3.0)
 
 
 def fatigued(seed: int, minutes: float = MINUTES, **changes: Any) -> RunnerSettings:
     return replace(RunnerSettings(minutes=minutes, seed=seed, fatigue=FatigueSettings.typical()), **changes)
+
+
+def with_packet_loss(run: SimulatedRun, loss_pct: float) -> SimulatedRun:
+    """The run as received over a link losing ``loss_pct`` of its packets in bursts (the draws of
+    :func:`imu.sim.session.write_simulated_session` for the same seed)."""
+    link = LinkSettings(loss_pct=loss_pct)
+    n, size = len(run.samples), link.samples_per_packet
+    lost = lost_packets(-(-n // size), link, np.random.default_rng([run.settings.seed, LINK_SEED_OFFSET]))
+    keep = ~np.repeat(lost, size)[:n]
+    s = run.samples
+    gyr = None if s.gyr is None else s.gyr[keep]
+    return replace(run, samples=SampleBlock(s.t_s[keep], s.acc[keep], gyr))
 
 
 def analyse(
@@ -157,6 +177,10 @@ def evaluate(run: SimulatedRun, table: PelvisStrideTable, absolute: bool) -> dic
     offset = est.tilt_mean_deg.to_numpy() - tru.tilt_mean_deg.to_numpy()
     out["tilt_mean_offset_deg"] = round(float(np.median(offset)), 3)
     out["tilt_mean_deg"] = error_stats(offset if absolute else offset - np.median(offset))
+    minute = (tru.t_start_s.to_numpy() // 60.0).astype(np.int64)
+    per_minute = pd.Series(offset).groupby(minute).mean().to_numpy()
+    out["tilt_mean_minute_deg"] = error_stats(per_minute if absolute else per_minute - np.median(offset))
+    out["excluded_pct"] = round(100.0 * (1.0 - out["settled_rows"] / max(len(frame), 1)), 1)
     out["obliquity_mean_deg"] = error_stats(
         est.obliquity_mean_deg.to_numpy() - tru.obliquity_mean_deg.to_numpy()
     )
@@ -235,7 +259,13 @@ def latency(seed: int) -> dict[str, float]:
 def summarise(per_run: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """Worst case over runs of the error figures (bias: largest magnitude), plus stride totals."""
     out: dict[str, Any] = {}
-    for name in (*ROM_COLUMNS, "tilt_mean_deg", "obliquity_mean_deg", "tilt_rom_sd_deg"):
+    for name in (
+        *ROM_COLUMNS,
+        "tilt_mean_deg",
+        "tilt_mean_minute_deg",
+        "obliquity_mean_deg",
+        "tilt_rom_sd_deg",
+    ):
         figures = [r[key][name] for r in per_run]
         out[name] = {
             "mae": max(f["mae"] for f in figures),
@@ -245,6 +275,7 @@ def summarise(per_run: list[dict[str, Any]], key: str) -> dict[str, Any]:
     out["tilt_drift_error_deg"] = max(abs(r[key]["tilt_drift_deg"]["error"]) for r in per_run)
     out["matched_strides"] = sum(r[key]["matched_strides"] for r in per_run)
     out["true_strides"] = sum(r[key]["true_strides"] for r in per_run)
+    out["excluded_pct"] = max(r[key]["excluded_pct"] for r in per_run)
     return out
 
 
@@ -263,6 +294,10 @@ def main() -> None:
             "vs_truth": evaluate(doubled_run, doubled, absolute=False),
             "vs_normal_impacts": impact_comparison(tables["auto"], doubled),
         }
+        for loss in LOSS_PCT:
+            lossy = with_packet_loss(run, loss)
+            table, _, _ = analyse(lossy, "auto")
+            result[f"loss_{loss:g}pct"] = evaluate(lossy, table, absolute=False)
         start_run = simulate_run(fatigued(seed, minutes=5.0, standing_s=0.0))
         start_table, _, _ = analyse(start_run, "auto")
         result["running_start"] = evaluate(start_run, start_table, absolute=False)
@@ -273,6 +308,7 @@ def main() -> None:
         "stated": summarise(per_run, "stated"),
         "frame_output_only": summarise(per_run, "frame_output_only"),
         "running_start": summarise(per_run, "running_start"),
+        **{f"loss_{loss:g}pct": summarise(per_run, f"loss_{loss:g}pct") for loss in LOSS_PCT},
         "impact_x2_vs_normal": {
             "tilt_mean_max_abs_deg": max(
                 r["impact_x2"]["vs_normal_impacts"]["tilt_mean_deg"]["max_abs"] for r in per_run
@@ -308,10 +344,17 @@ def markdown(report: dict[str, Any]) -> str:
         "only pelvis truth available. Figures: worst run of the report seeds (degrees).",
         "",
         "| condition | matched / true strides | tilt ROM MAE / p95 / max | obliquity ROM MAE / p95 | "
-        "rotation ROM MAE / p95 | tilt mean (de-offset) MAE / p95 | tilt drift error | tilt ROM SD MAE |",
-        "|---|---|---|---|---|---|---|---|",
+        "rotation ROM MAE / p95 | tilt mean (de-offset) MAE / p95 / max | tilt mean per minute max | "
+        "tilt drift error | tilt ROM SD MAE | excluded |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in ("auto", "stated", "frame_output_only", "running_start"):
+    for name in (
+        "auto",
+        "stated",
+        "frame_output_only",
+        "running_start",
+        *(f"loss_{x:g}pct" for x in LOSS_PCT),
+    ):
         c = s[name]
         lines.append(
             f"| {name} | {c['matched_strides']} / {c['true_strides']} | "
@@ -319,8 +362,10 @@ def markdown(report: dict[str, Any]) -> str:
             f"{c['tilt_rom_deg']['max_abs']:.3f} | "
             f"{c['obliquity_rom_deg']['mae']:.3f} / {c['obliquity_rom_deg']['p95_abs']:.3f} | "
             f"{c['rotation_rom_deg']['mae']:.3f} / {c['rotation_rom_deg']['p95_abs']:.3f} | "
-            f"{c['tilt_mean_deg']['mae']:.3f} / {c['tilt_mean_deg']['p95_abs']:.3f} | "
-            f"{c['tilt_drift_error_deg']:.3f} | {c['tilt_rom_sd_deg']['mae']:.3f} |"
+            f"{c['tilt_mean_deg']['mae']:.3f} / {c['tilt_mean_deg']['p95_abs']:.3f} / "
+            f"{c['tilt_mean_deg']['max_abs']:.3f} | {c['tilt_mean_minute_deg']['max_abs']:.3f} | "
+            f"{c['tilt_drift_error_deg']:.3f} | {c['tilt_rom_sd_deg']['mae']:.3f} | "
+            f"{c['excluded_pct']:.1f} % |"
         )
     imp = s["impact_x2_vs_normal"]
     lat = s["latency_after_last_toe_off"]

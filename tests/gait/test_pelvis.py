@@ -285,3 +285,58 @@ def test_doubled_impacts_do_not_move_the_tilt() -> None:
     assert c["compared_strides"] > 400
     assert c["tilt_mean_deg"]["max_abs"] <= 0.031 + 0.03
     assert c["tilt_rom_deg"]["max_abs"] <= 0.092 + 0.05
+
+
+# ---------------------------------------------------------------------------------------------- gaps
+def without(run: SimulatedRun, spans_s: list[tuple[float, float]]) -> SimulatedRun:
+    """The run with its samples in ``[a, b)`` (seconds) lost, as a link loses packets."""
+    t = run.samples.t_s
+    keep = np.ones(len(t), dtype=bool)
+    for a, b in spans_s:
+        keep &= (t < a) | (t >= b)
+    s = run.samples
+    assert s.gyr is not None
+    return SimulatedRun(**{**run.__dict__, "samples": SampleBlock(s.t_s[keep], s.acc[keep], s.gyr[keep])})
+
+
+GAPS_S = [(40.0, 40.3), (70.0, 70.15), (72.0, 72.1), (100.0, 100.5)]
+"""Lost stretches of the gap regression run (the 2nd and 3rd close together: one span)."""
+
+
+@cache
+def gapped_figures() -> tuple[PelvisStrideTable, dict]:
+    run = without(simulate_run(fatigued(SEED, minutes=2.5)), GAPS_S)
+    table, _, _ = analyse(run, "auto")
+    return table, evaluate(run, table, absolute=False)
+
+
+def test_strides_near_a_gap_are_not_settled_and_later_ones_are() -> None:
+    """Strides with a sample from a gap to the attitude's re-anchoring (``anchor_s`` = 4 s of post-gap
+    data, plus at most a hop) are not settled; strides starting 5 s after a gap's span are."""
+    table, _ = gapped_figures()
+    t0, t1, settled = table.t_start_s, table.t_end_s, table.settled
+    spans = [(40.0, 40.3), (70.0, 72.1), (100.0, 100.5)]
+    for a, b in spans:
+        assert not settled[(t1 >= a) & (t0 < b + 4.0)].any()
+    later = np.zeros(len(table), dtype=bool)
+    for (_, b), (a_next, _) in zip(spans, [*spans[1:], (1e9, 0.0)], strict=True):
+        later |= (t0 > b + 5.0) & (t1 < a_next)
+    assert later.sum() > 100 and settled[later].all()
+
+
+def test_tilt_after_gaps_is_as_good_as_without() -> None:
+    """Per-stride tilt mean of settled strides after re-anchoring, against truth after the reference offset:
+    measured 0.365° max, 0.058° MAE (+0.15°, +0.03°); with the gaps left to the slow loop (before
+    re-anchoring) 5.6° max, 0.65° MAE. Tilt ROM is untouched by gaps outside the stride: 0.112° max."""
+    _, r = gapped_figures()
+    assert r["matched_strides"] > 150  # measured 177 of 354 settled rows (410 rows)
+    assert r["tilt_mean_deg"]["max_abs"] <= 0.365 + 0.15
+    assert r["tilt_mean_deg"]["mae"] <= 0.058 + 0.03
+    assert r["tilt_rom_deg"]["max_abs"] <= 0.112 + 0.05
+
+
+@settings(max_examples=10, deadline=None)
+@given(sizes=st.lists(st.one_of(st.integers(0, 60), st.integers(0, 1500)), max_size=30))
+def test_streaming_equals_batch_across_gaps(sizes: list[int]) -> None:
+    run = without(short_run(), [(9.0, 9.2), (12.0, 12.08), (14.0, 14.3)])
+    assert pipeline(run, sizes).equals(pipeline(run, []))
