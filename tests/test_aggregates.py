@@ -109,7 +109,7 @@ def test_strides_chain_within_bouts() -> None:
 
 def test_minutes_from_running_bouts() -> None:
     table = steps("LR" * 200, [2.2, 2.0] * 200)
-    bouts = BoutTable.from_rows([(0, 20000, 0.0, 150.0, "running", False)]).to_frame()
+    bouts = BoutTable.from_tuples([(0, 20000, 0.0, 150.0, "running", False)]).to_frame()
     minutes = minutes_frame(table, strides_frame(table), bouts, 0.0)
     assert minutes["t_start_s"].tolist() == [0.0, 60.0, 120.0]
     assert minutes["n_steps"].sum() == 400

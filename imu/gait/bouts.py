@@ -50,16 +50,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import numpy as np
-import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from imu.constants import GAP_FACTOR, STANDARD_GRAVITY_MS2
 from imu.errors import InputError
 from imu.gait.body_block import BodyBlock, V
+from imu.gait.column_table import ColumnTable
 from imu.gait.contact_table import ContactTable
 from imu.samples import FloatArray
 
@@ -72,12 +72,22 @@ BOUT_KINDS: Final = (RUNNING, WALKING, OTHER)
 
 # ---------------------------------------------------------------------------------------------- the table
 @dataclass(frozen=True, eq=False)
-class BoutTable:
+class BoutTable(ColumnTable):
     """One row per bout, in time order: samples ``[start_index, end_index)`` are of one ``kind``.
 
     ``start_t_s`` is the time of the first sample, ``end_t_s`` the time of the last one (inside the bout).
     ``ends_at_gap`` is True when the bout ends because samples are missing after it.
     """
+
+    DTYPES: ClassVar[dict[str, Any]] = {
+        "start_index": np.int64,
+        "end_index": np.int64,
+        "start_t_s": np.float64,
+        "end_t_s": np.float64,
+        "kind": "<U7",
+        "ends_at_gap": np.bool_,
+    }
+    TEXT: ClassVar[tuple[str, ...]] = ("kind",)
 
     start_index: NDArray[np.int64]
     end_index: NDArray[np.int64]
@@ -87,69 +97,23 @@ class BoutTable:
     ends_at_gap: NDArray[np.bool_]
 
     def __post_init__(self) -> None:
-        dtypes: dict[str, Any] = {
-            "start_index": np.int64,
-            "end_index": np.int64,
-            "start_t_s": np.float64,
-            "end_t_s": np.float64,
-            "kind": "<U7",
-            "ends_at_gap": np.bool_,
-        }
-        n = None
-        for f in fields(self):
-            col = np.ascontiguousarray(getattr(self, f.name), dtype=dtypes[f.name])
-            if col.ndim != 1 or (n is not None and col.shape[0] != n):
-                raise InputError(
-                    f"bout column {f.name} has the wrong shape", expected=f"({n},)", found=str(col.shape)
-                )
-            n = col.shape[0]
-            object.__setattr__(self, f.name, col)
+        super().__post_init__()
         bad = sorted(set(self.kind.tolist()) - set(BOUT_KINDS))
         if bad:
             raise InputError("unknown bout kind", expected=" / ".join(BOUT_KINDS), found=repr(bad[0]))
 
     @classmethod
-    def empty(cls) -> BoutTable:
-        """The typed empty table."""
-        return cls(
-            np.empty(0, np.int64),
-            np.empty(0, np.int64),
-            np.empty(0),
-            np.empty(0),
-            np.empty(0, "<U7"),
-            np.empty(0, np.bool_),
-        )
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[tuple[int, int, float, float, str, bool]]) -> BoutTable:
+    def from_tuples(cls, rows: Sequence[tuple[int, int, float, float, str, bool]]) -> BoutTable:
         """Build from ``(start_index, end_index, start_t_s, end_t_s, kind, ends_at_gap)`` tuples."""
         if not rows:
             return cls.empty()
         columns = list(zip(*rows, strict=True))
         return cls(*(np.array(c) for c in columns))
 
-    @classmethod
-    def concat(cls, tables: Sequence[BoutTable]) -> BoutTable:
-        """Join tables emitted one after another (the outputs of successive ``update`` calls)."""
-        if not tables:
-            return cls.empty()
-        return cls(**{f.name: np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(cls)})
-
-    def __len__(self) -> int:
-        return int(self.start_index.shape[0])
-
     @property
     def duration_s(self) -> FloatArray:
         """Time from the first to the last sample of each bout, s."""
         return self.end_t_s - self.start_t_s
-
-    def to_frame(self) -> pd.DataFrame:
-        """A DataFrame with fixed dtypes, also when empty."""
-        return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
-
-    def equals(self, other: BoutTable) -> bool:
-        """Bit-identical columns: the streaming == batch contract."""
-        return all(np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
 
     def kind_at(self, index: NDArray[np.int64]) -> NDArray[np.str_]:
         """The bout kind of each absolute sample index (``other`` outside every bout)."""
@@ -344,13 +308,13 @@ class ActivityBouts:
                 self._gaps.append(gap_start)
         self._append(t[cut:], x[cut:], block.start_index + cut)
         rows += self._advance(final=False)
-        return BoutTable.from_rows(rows)
+        return BoutTable.from_tuples(rows)
 
     def flush(self) -> BoutTable:
         self.progress_ = []
         if self._end is None:
             return BoutTable.empty()
-        return BoutTable.from_rows(self._finish_segment())
+        return BoutTable.from_tuples(self._finish_segment())
 
     def _append(self, t: FloatArray, x: FloatArray, start: int) -> None:
         if t.shape[0] == 0:
