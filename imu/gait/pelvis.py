@@ -83,20 +83,19 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from imu.errors import InputError
 from imu.gait.attitude import AttitudeFilter, AttitudeSettings
 from imu.gait.body_block import BodyBlock
+from imu.gait.column_table import ColumnTable
 from imu.gait.contact_table import ContactTable
 from imu.samples import FloatArray
 
-INT_COLUMNS = ("start_index", "end_index", "parity", "frame_epoch")
 PIECE = 8192
 """Samples (and :data:`STRIDE_BATCH` strides) computed together: the arrays stay in cache; results do not
 depend on it."""
@@ -106,8 +105,27 @@ DEG_PER_RAD = 180.0 / np.pi
 
 # ---------------------------------------------------------------------------------------------- the table
 @dataclass(frozen=True, eq=False)
-class PelvisStrideTable:
+class PelvisStrideTable(ColumnTable):
     """One row per stride, in time order; see the module docstring for every figure (degrees, percent)."""
+
+    DTYPES: ClassVar[dict[str, Any]] = {
+        "start_index": np.int64,
+        "end_index": np.int64,
+        "t_start_s": np.float64,
+        "t_end_s": np.float64,
+        "parity": np.int64,
+        "frame_epoch": np.int64,
+        "settled": np.bool_,
+        "tilt_mean_deg": np.float64,
+        "tilt_rom_deg": np.float64,
+        "obliquity_mean_deg": np.float64,
+        "obliquity_rom_deg": np.float64,
+        "rotation_rom_deg": np.float64,
+        "tilt_mean_sd_deg": np.float64,
+        "tilt_mean_cv_pct": np.float64,
+        "tilt_rom_sd_deg": np.float64,
+        "tilt_rom_cv_pct": np.float64,
+    }
 
     start_index: NDArray[np.int64]
     end_index: NDArray[np.int64]
@@ -125,50 +143,6 @@ class PelvisStrideTable:
     tilt_mean_cv_pct: NDArray[np.float64]
     tilt_rom_sd_deg: NDArray[np.float64]
     tilt_rom_cv_pct: NDArray[np.float64]
-
-    def __post_init__(self) -> None:
-        n = None
-        for f in fields(self):
-            dtype: Any = np.int64 if f.name in INT_COLUMNS else bool if f.name == "settled" else np.float64
-            col = np.ascontiguousarray(getattr(self, f.name), dtype=dtype)
-            if col.ndim != 1 or (n is not None and col.shape[0] != n):
-                raise InputError(
-                    f"stride column {f.name} has the wrong shape", expected=f"({n},)", found=str(col.shape)
-                )
-            n = col.shape[0]
-            object.__setattr__(self, f.name, col)
-
-    @classmethod
-    def empty(cls) -> PelvisStrideTable:
-        columns: dict[str, Any] = {f.name: np.empty(0) for f in fields(cls)}
-        return cls(**columns)
-
-    @classmethod
-    def concat(cls, tables: Sequence[PelvisStrideTable]) -> PelvisStrideTable:
-        """Join tables emitted one after another (the ``join`` for :func:`imu.gait.stage.run_stream`)."""
-        if not tables:
-            return cls.empty()
-        return cls(**{f.name: np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(cls)})
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[dict[str, float]]) -> PelvisStrideTable:
-        if not rows:
-            return cls.empty()
-        return cls(**{f.name: np.array([r[f.name] for r in rows]) for f in fields(cls)})
-
-    def __len__(self) -> int:
-        return int(self.start_index.shape[0])
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
-
-    def equals(self, other: PelvisStrideTable) -> bool:
-        """Bit-identical columns (NaN equal to NaN): the streaming == batch contract."""
-        return all(
-            np.array_equal(getattr(self, f.name), getattr(other, f.name), equal_nan=f.name not in INT_COLUMNS)
-            and getattr(self, f.name).dtype == getattr(other, f.name).dtype
-            for f in fields(self)
-        )
 
 
 # ---------------------------------------------------------------------------------------------- frame source
