@@ -59,11 +59,18 @@ def _witmotion_wt901ble(settings: Mapping[str, Any]) -> Decoder:
     return WitMotionDecoder(rate_hz=None if rate_hz is None else float(rate_hz))
 
 
+def _openearable(settings: Mapping[str, Any]) -> Decoder:
+    from imu.devices.openearable import OpenEarableDecoder
+
+    return OpenEarableDecoder(settings)
+
+
 DECODERS: dict[str, DecoderFactory] = {
     "reference": _reference,
     "polar_pmd": _polar_pmd,
     "movesense_gsp": _movesense_gsp,
     "witmotion_wt901ble": _witmotion_wt901ble,
+    "openearable": _openearable,
 }
 
 
