@@ -71,7 +71,9 @@ Speed
 Per block, the evidence of every step whose window is complete is computed at once: windows are found by
 ``searchsorted`` on the held times, their samples gathered once into the columns ``1, τ, cos, sin`` and the
 cue channels, and one Gram matrix per window (BLAS on a contiguous slice) holds every sum the line fit, the
-residual's spread and the two projections need. The live filter runs on plain floats per step; the
+residual's spread and the two projections need. A step's live and smoothed windows start at the same sample
+(both ``2T`` before the contact), so when both are complete in the same block the live one is a prefix of
+the smoothed one's rows: gathered and cos/sin'ed once. The live filter runs on plain floats per step; the
 smoothed forward–backward runs for all committable steps at once as products of 2×2 matrices. Each step's
 figures depend on its own window and run only, so they are the same for any chunking.
 """
@@ -81,7 +83,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 
@@ -133,7 +134,7 @@ class SideSettings:
         return half, half
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepSide:
     """The side of the step starting at absolute sample ``index`` (time ``t_s``).
 
@@ -161,28 +162,43 @@ def stride_phases(
 
     Each step's window is found by index arithmetic on ``t_s`` (sorted); its samples are gathered once into
     the columns ``1, τ, cos, sin, signals…`` and one Gram matrix per window (a contiguous slice, so the bits
-    do not depend on the other steps) gives every sum the line fit and the projections need.
+    do not depend on the other steps) gives every sum the line fit and the projections need. Adjacent
+    windows of the same contact and step time that start at the same sample (the live and the smoothed
+    window of a step, with the default settings) share their rows: each is a prefix of the longer one, so
+    the gathering and the cos/sin are done once (the values, hence the bits, are the same either way).
     """
     n_steps, n_cols = t_ic_s.shape[0], signals.shape[1]
     out = np.zeros((n_steps, 2 * n_cols))
     lo = np.searchsorted(t_s, t_ic_s - before_s)
-    hi = np.searchsorted(t_s, t_ic_s + after_s)
-    count = hi - lo
+    count = np.searchsorted(t_s, t_ic_s + after_s) - lo
     use = np.flatnonzero(count >= 8)
     if use.size == 0:
         return out
-    count = count[use]
-    first = np.concatenate([[0], np.cumsum(count)])
-    rows = np.arange(first[-1]) - np.repeat(first[:-1] - lo[use], count)
-    tau = t_s[rows] - np.repeat(t_ic_s[use], count)
-    phase = np.pi * tau / np.repeat(step_s[use], count)
+    lo, count, t_ic, step = lo[use], count[use], t_ic_s[use], step_s[use]
+    # a run of windows sharing contact, step time and first sample gathers the rows of its longest
+    opens = np.ones(use.size, dtype=bool)
+    opens[1:] = (lo[1:] != lo[:-1]) | (t_ic[1:] != t_ic[:-1]) | (step[1:] != step[:-1])
+    head = np.flatnonzero(opens)
+    run_count = np.maximum.reduceat(count, head)
+    run_first = np.concatenate([[0], np.cumsum(run_count)])
+    rows = np.arange(run_first[-1]) - np.repeat(run_first[:-1] - lo[head], run_count)
+    # each column is written in place (no temporaries): the same elementwise operations, the same bits
     design = np.empty((rows.shape[0], 4 + n_cols))
     design[:, 0] = 1.0
-    design[:, 1] = tau
-    design[:, 2] = np.cos(phase)
-    design[:, 3] = np.sin(phase)
-    design[:, 4:] = signals[rows]
-    gram = np.stack([design[a:b].T @ design[a:b] for a, b in pairwise(first.tolist())])
+    tau = np.subtract(t_s[rows], np.repeat(t_ic[head], run_count), out=design[:, 1])
+    phase = np.pi * tau
+    phase /= np.repeat(step[head], run_count)
+    np.cos(phase, out=design[:, 2])
+    np.sin(phase, out=design[:, 3])
+    cues = design[:, 4:]
+    for a, first, n_rows in zip(run_first[:-1].tolist(), lo[head].tolist(), run_count.tolist(), strict=True):
+        cues[a : a + n_rows] = signals[first : first + n_rows]  # a run's rows are consecutive samples
+    start = run_first[np.cumsum(opens) - 1]
+    gram = np.empty((use.size, 4 + n_cols, 4 + n_cols))
+    dot = np.dot  # Wᵀ·W of a contiguous slice: BLAS syrk, as ``@`` calls it
+    for k, (a, b) in enumerate(zip(start.tolist(), (start + count).tolist(), strict=True)):
+        window = design[a:b]
+        dot(window.T, window, gram[k])
     n = gram[:, 0, 0]
     s_tau, s_cos, s_sin = gram[:, 0, 1], gram[:, 0, 2], gram[:, 0, 3]
     s_tau2, s_tau_cos, s_tau_sin = gram[:, 1, 1], gram[:, 1, 2], gram[:, 1, 3]
@@ -349,12 +365,33 @@ class _Step:
     """A contact waiting for its evidence and its sides (``p_live``, ``p_right``: each step's own evidence
     for the live and the smoothed side)."""
 
-    __slots__ = ("alternation", "index", "measured", "p_live", "p_right", "step_s", "t_s")
+    __slots__ = (
+        "alternation",
+        "index",
+        "live_window",
+        "measured",
+        "p_live",
+        "p_right",
+        "smoothed_window",
+        "step_s",
+        "t_s",
+    )
 
-    def __init__(self, index: int, step_s: float, t_s: float, alternation: float, measured: bool) -> None:
+    def __init__(
+        self,
+        index: int,
+        step_s: float,
+        t_s: float,
+        alternation: float,
+        measured: bool,
+        settings: SideSettings,
+    ) -> None:
         self.index, self.step_s, self.t_s, self.alternation = index, step_s, t_s, alternation
         self.measured = measured
         """Whether ``step_s`` was measured from contact intervals (not the default)."""
+        self.live_window = settings.window_s(step_s, live=True)
+        self.smoothed_window = settings.window_s(step_s, live=False)
+        """Seconds (before, after) the contact: its evidence windows (:meth:`SideSettings.window_s`)."""
         self.p_live: float | None = None
         self.p_right: float | None = None
 
@@ -465,36 +502,60 @@ class SideStage:
         self._signals = np.concatenate([self._signals, side_channels(block.acc, block.gyr)])
 
     def _add_contacts(self, ics: np.ndarray) -> None:
+        """Step time (median of the plausible intervals among the last ``median_of_steps`` contacts) and
+        alternation prior of each new contact, all at once (the same float operations as one at a time)."""
+        if ics.size == 0:
+            return
         s = self.settings
         held = len(self._t)
-        for index in ics.tolist():
-            last = self._last.index if self._last is not None else None
-            if last is not None and index <= last:
+        last = self._last.index if self._last is not None else np.iinfo(np.int64).min
+        after = np.concatenate([[last], ics])
+        unordered = ics <= after[:-1]
+        inside = (self._start <= ics) & (ics < self._start + held) & self._started
+        bad = np.flatnonzero(unordered | ~inside)
+        if bad.size:
+            k = int(bad[0])
+            if unordered[k]:
                 raise InputError(
-                    "initial contacts must increase", expected=f"an index after {last}", found=str(index)
+                    "initial contacts must increase", expected=f"an index after {after[k]}", found=str(ics[k])
                 )
-            if not self._started or not self._start <= index < self._start + held:
-                raise InputError(
-                    "an initial contact outside the samples held",
-                    expected=f"index in [{self._start}, {self._start + held})",
-                    found=str(index),
-                )
-            t_ic = float(self._t[index - self._start])
-            step_s = s.default_step_s
-            alternation = 0.5
-            ok: list[float] = []
-            if self._recent_t:
-                times = [*self._recent_t, t_ic]
-                intervals = [b - a for a, b in pairwise(times)]
-                ok = sorted(d for d in intervals if s.min_step_s <= d <= s.max_step_s)
-                if ok:
-                    mid = len(ok) // 2
-                    step_s = ok[mid] if len(ok) % 2 else (ok[mid - 1] + ok[mid]) / 2
-                if s.min_step_s <= intervals[-1] <= s.gap_factor * step_s:
-                    alternation = s.alternation_prob
-            self._recent_t.append(t_ic)
-            self._last = _Step(index, step_s, t_ic, alternation, bool(ok))
-            self._steps.append(self._last)
+            raise InputError(
+                "an initial contact outside the samples held",
+                expected=f"index in [{self._start}, {self._start + held})",
+                found=str(ics[k]),
+            )
+        t_ic = self._t[ics - self._start]
+        recent = len(self._recent_t)
+        intervals = np.diff(np.concatenate([list(self._recent_t), t_ic]))
+        # contact j's intervals: the last median_of_steps ones ending at it (fewer at the stream's start)
+        ends = recent + np.arange(ics.size) if s.median_of_steps else np.zeros(ics.size, dtype=np.int64)
+        at = ends[:, None] - s.median_of_steps + np.arange(s.median_of_steps)[None, :]
+        d = intervals[np.clip(at, 0, None)] if intervals.size else np.zeros(at.shape)
+        plausible = (at >= 0) & (s.min_step_s <= d) & (d <= s.max_step_s)
+        n_ok = plausible.sum(axis=1)
+        # sorted, the implausible ones last; a column of inf so the picks below exist when none is plausible
+        ok = np.sort(np.column_stack([np.where(plausible, d, np.inf), np.full(ics.size, np.inf)]), axis=1)
+        mid = n_ok // 2
+        upper = np.take_along_axis(ok, mid[:, None], axis=1)[:, 0]
+        lower = np.take_along_axis(ok, np.maximum(mid - 1, 0)[:, None], axis=1)[:, 0]
+        step_s = np.where(n_ok % 2 == 1, upper, (lower + upper) / 2)
+        step_s = np.where(n_ok > 0, step_s, s.default_step_s)
+        latest = intervals[np.maximum(ends - 1, 0)] if intervals.size else np.zeros(ics.size)
+        follows = (ends > 0) & (s.min_step_s <= latest) & (latest <= s.gap_factor * step_s)
+        alternation = np.where(follows, s.alternation_prob, 0.5)
+        self._recent_t.extend(t_ic.tolist())
+        new = zip(
+            ics.tolist(),
+            step_s.tolist(),
+            t_ic.tolist(),
+            alternation.tolist(),
+            (n_ok > 0).tolist(),
+            strict=True,
+        )
+        self._steps.extend(
+            _Step(index, step_i, t_i, alt_i, ok_i, s) for index, step_i, t_i, alt_i, ok_i in new
+        )
+        self._last = self._steps[-1]
 
     def _evaluate(self, final: bool) -> None:
         """Evidence (live and smoothed) for each step whose samples up to the end of its window have
@@ -510,7 +571,7 @@ class SideStage:
             for live in (True, False) if self.smoothed else (True,):
                 if (st.p_live if live else st.p_right) is not None:
                     continue
-                if not final and t_end < st.t_s + s.window_s(st.step_s, live)[1]:
+                if not final and t_end < st.t_s + (st.live_window if live else st.smoothed_window)[1]:
                     pending_t = min(pending_t, st.t_s)
                     done = False
                     continue
@@ -541,7 +602,7 @@ class SideStage:
         if not chosen:
             return out
         steps = [wanted[i] for i in chosen]
-        windows = np.array([s.window_s(st.step_s, live) for st, live in steps])
+        windows = np.array([st.live_window if live else st.smoothed_window for st, live in steps])
         cues = stride_phases(
             self._t,
             self._signals,

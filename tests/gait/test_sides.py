@@ -256,6 +256,26 @@ def test_batched_evidence_matches_one_step_at_a_time_and_a_plain_fit() -> None:
         np.testing.assert_allclose(one, expected, rtol=1e-9, atol=1e-12)
 
 
+def test_windows_sharing_their_rows_match_each_window_alone() -> None:
+    """Adjacent windows of one step that start at the same sample (a step's live and smoothed windows) share
+    their gathered rows, each a prefix of the longest: every result equals its window computed alone, bit
+    for bit, whichever of them is the longest and whether or not a neighbour shares."""
+    from imu.gait.sides import side_channels, stride_phases
+
+    body, ics, _ = body_and_contacts(10.0)
+    signals = side_channels(body.acc, body.gyr)
+    t_ic = np.repeat(body.t_s[ics], 4)
+    step = np.full(t_ic.shape, 0.35)
+    before = np.tile([0.7, 0.7, 0.7, 0.5], ics.size)  # the first three share their first sample
+    after = np.tile([0.35, 0.7, 0.2, 0.7], ics.size)
+    together = stride_phases(body.t_s, signals, t_ic, step, before, after)
+    assert together.any(axis=1).all()
+    for k in range(t_ic.size):
+        one = slice(k, k + 1)
+        alone = stride_phases(body.t_s, signals, t_ic[one], step[one], before[one], after[one])
+        assert np.array_equal(together[k], alone[0])
+
+
 def test_smoothed_posteriors_match_a_normalised_forward_backward() -> None:
     """The batched 2×2-product forward–backward equals the textbook recursion (normalised per step)."""
     rng = np.random.default_rng(5)
