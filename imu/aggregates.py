@@ -249,9 +249,47 @@ def _running_seconds(bouts: pd.DataFrame, t0_s: float, n_minutes: int) -> np.nda
     return out
 
 
-def _parity_sd(rom: pd.Series, parity: pd.Series) -> float:
-    sds = [float(rom[parity == p].std(ddof=1)) for p in (0, 1) if int((parity == p).sum()) >= 2]
+def _mean(values: np.ndarray) -> float:
+    """``Series.mean()`` of a float array, bit for bit (NaN skipped; NaN when nothing is left), without the
+    per-call cost of pandas: the sum of the array with its NaNs as 0, over the count of the others."""
+    missing = np.isnan(values)
+    n = values.size - int(missing.sum())
+    if n == 0:
+        return float("nan")
+    filled = np.where(missing, 0.0, values) if n < values.size else values
+    return float(filled.sum(dtype=np.float64) / np.float64(n))
+
+
+def _sd(values: np.ndarray) -> float:
+    """``Series.std(ddof=1)`` of a float array, bit for bit (pandas' two passes, NaN skipped)."""
+    missing = np.isnan(values)
+    n = values.size - int(missing.sum())
+    if n <= 1:
+        return float("nan")
+    filled = np.where(missing, 0.0, values)
+    squares = (filled.sum(dtype=np.float64) / np.float64(n) - filled) ** 2
+    squares[missing] = 0.0
+    return float(np.sqrt(squares.sum(dtype=np.float64) / np.float64(n - 1)))
+
+
+def _parity_sd(rom: np.ndarray, parity: np.ndarray) -> float:
+    sds = [_sd(rom[parity == p]) for p in (0, 1) if int((parity == p).sum()) >= 2]
     return float(np.mean(sds)) if sds else float("nan")
+
+
+class _ByMinute:
+    """A table's numeric columns cut into the minutes of its time column (rows in their order): the
+    per-minute loop then reads array slices instead of grouping DataFrames."""
+
+    def __init__(self, frame: pd.DataFrame, t_s: str, t0_s: float, columns: dict[str, np.ndarray]) -> None:
+        minute = ((frame[t_s].to_numpy(float) - t0_s) // MINUTE_S).astype(np.int64)
+        order = np.argsort(minute, kind="stable")
+        self._minute = minute[order]
+        self._columns = {name: np.ascontiguousarray(values[order]) for name, values in columns.items()}
+
+    def __call__(self, m: int) -> dict[str, np.ndarray]:
+        lo, hi = np.searchsorted(self._minute, (m, m + 1))
+        return {name: values[lo:hi] for name, values in self._columns.items()}
 
 
 def minutes_frame(
@@ -265,45 +303,54 @@ def minutes_frame(
     n_minutes = int((float(running_bouts["end_t_s"].max()) - t0_s) // MINUTE_S) + 1
     running_s = _running_seconds(bouts, t0_s, n_minutes)
 
-    def minute_of(t: pd.Series) -> np.ndarray:
-        return np.asarray(((t.to_numpy(float) - t0_s) // MINUTE_S).astype(np.int64))
-
     run = steps[steps["gait"] == RUNNING]
     pairs = step_pairs(steps, side)
     good = strides[(strides["gait"] == RUNNING) & strides["settled"]]
-
-    def by_minute(frame: pd.DataFrame, t: pd.Series) -> dict[int, pd.DataFrame]:
-        return {int(np.asarray(k).item()): g for k, g in frame.groupby(minute_of(t))}
-
-    step_groups = by_minute(run, run["t_s"])
-    pair_groups = by_minute(pairs, pairs["t_s"])
-    stride_groups = by_minute(good, good["t_start_s"])
+    step_means = ("cadence_spm", "contact_time_s", "impact_g", "loading_rate_g_s", "flight_time_s")
+    stride_means = ("tilt_mean_deg", "tilt_rom_deg", "obliquity_rom_deg", "rotation_rom_deg")
+    step_minute = _ByMinute(
+        run,
+        "t_s",
+        t0_s,
+        {
+            **{c: run[c].to_numpy(float) for c in step_means},
+            "unsure": (run[side] == "?").to_numpy(bool),
+            "clipped": run["impact_clipped"].to_numpy(bool),
+        },
+    )
+    pair_minute = _ByMinute(
+        pairs, "t_s", t0_s, {c: pairs[c].to_numpy(float) for c in pairs.columns if c != "t_s"}
+    )
+    stride_minute = _ByMinute(
+        good,
+        "t_start_s",
+        t0_s,
+        {**{c: good[c].to_numpy(float) for c in stride_means}, "parity": good["parity"].to_numpy(np.int64)},
+    )
     rows = []
     for m in np.flatnonzero(running_s > 0).tolist():
-        st = step_groups.get(m, run.iloc[:0])
-        pr = pair_groups.get(m, pairs.iloc[:0])
-        sd = stride_groups.get(m, good.iloc[:0])
+        st, pr, sd = step_minute(m), pair_minute(m), stride_minute(m)
         rows.append(
             {
                 "t_start_s": t0_s + MINUTE_S * m,
-                "cadence_spm": st["cadence_spm"].mean(),
-                "contact_time_s": st["contact_time_s"].mean(),
-                "impact_asymmetry_pct": pr["impact_asymmetry_pct"].mean(),
-                "tilt_mean_deg": sd["tilt_mean_deg"].mean(),
-                "tilt_rom_deg": sd["tilt_rom_deg"].mean(),
+                "cadence_spm": _mean(st["cadence_spm"]),
+                "contact_time_s": _mean(st["contact_time_s"]),
+                "impact_asymmetry_pct": _mean(pr["impact_asymmetry_pct"]),
+                "tilt_mean_deg": _mean(sd["tilt_mean_deg"]),
+                "tilt_rom_deg": _mean(sd["tilt_rom_deg"]),
                 "tilt_rom_sd_deg": _parity_sd(sd["tilt_rom_deg"], sd["parity"]),
-                "obliquity_rom_deg": sd["obliquity_rom_deg"].mean(),
-                "rotation_rom_deg": sd["rotation_rom_deg"].mean(),
-                "contact_time_balance_pct": pr["contact_time_balance_pct"].mean(),
-                "impact_g": st["impact_g"].mean(),
-                "loading_rate_g_s": st["loading_rate_g_s"].mean(),
-                "flight_time_s": st["flight_time_s"].mean(),
+                "obliquity_rom_deg": _mean(sd["obliquity_rom_deg"]),
+                "rotation_rom_deg": _mean(sd["rotation_rom_deg"]),
+                "contact_time_balance_pct": _mean(pr["contact_time_balance_pct"]),
+                "impact_g": _mean(st["impact_g"]),
+                "loading_rate_g_s": _mean(st["loading_rate_g_s"]),
+                "flight_time_s": _mean(st["flight_time_s"]),
                 "running_s": running_s[m],
-                "n_steps": len(st),
-                "n_pairs": int(pr["impact_asymmetry_pct"].notna().sum()),
-                "n_unsure_sides": int((st[side] == "?").sum()),
-                "n_clipped_impacts": int(st["impact_clipped"].sum()),
-                "n_strides": len(sd),
+                "n_steps": len(st["unsure"]),
+                "n_pairs": int(np.count_nonzero(~np.isnan(pr["impact_asymmetry_pct"]))),
+                "n_unsure_sides": int(st["unsure"].sum()),
+                "n_clipped_impacts": int(st["clipped"].sum()),
+                "n_strides": len(sd["parity"]),
             }
         )
     return _typed(with_drift(pd.DataFrame(rows)), MINUTE_COLUMNS)

@@ -134,3 +134,32 @@ def test_empty_outputs_are_typed_with_the_contract_columns() -> None:
     ]
     assert dict(minutes.dtypes.astype(str)) == MINUTE_COLUMNS and len(minutes) == 0
     assert dict(strides_frame(empty_steps).dtypes.astype(str)) == STRIDE_COLUMNS
+
+
+def test_minute_means_equal_pandas_bit_for_bit() -> None:
+    """The minute loop reads numpy slices; its figures must be bit for bit each minute's ``Series.mean()``
+    (what the tables held before; pandas' groupby mean, which sums differently, would not pass)."""
+    rng = np.random.default_rng(3)
+    n = 1200
+    table = steps("LR" * (n // 2), list(rng.normal(2.0, 0.3, n)), step_s=0.3)
+    for column in ("cadence_spm", "contact_time_s", "impact_g", "loading_rate_g_s"):
+        values = table[column].to_numpy(float) * rng.uniform(0.8, 1.2, n)
+        values[rng.random(n) < 0.2] = np.nan
+        table[column] = values
+    table.loc[rng.random(n) < 0.1, "side_smoothed"] = "?"
+    bouts = BoutTable.from_tuples([(0, 10**6, 0.0, 400.0, "running", False)]).to_frame()
+    minutes = minutes_frame(table, strides_frame(table), bouts, 0.0)
+    pairs = step_pairs(table)
+
+    def means(values: pd.Series, t_s: pd.Series) -> pd.Series:
+        """Each minute's ``Series.mean()``, as the tables' contract states the figures."""
+        return pd.Series({k: group.mean() for k, group in values.groupby((t_s // 60.0).astype(int))})
+
+    expected = {
+        **{c: means(table[c], table["t_s"]) for c in ("cadence_spm", "contact_time_s", "impact_g")},
+        **{c: means(pairs[c], pairs["t_s"]) for c in ("impact_asymmetry_pct", "contact_time_balance_pct")},
+    }
+    for column, by_minute in expected.items():
+        got = minutes[column].to_numpy(float)
+        want = by_minute.reindex(range(len(minutes))).to_numpy(float)
+        assert got.tobytes() == want.tobytes(), column
