@@ -601,9 +601,6 @@ class BodyFrameStage:
         q = hops.index[h0:h1]
         rows = self._hop_rows(hops, h0, h1)
         sums, group_state = self._window_sums(int(q[0]), rows)
-        ring = q % (2 * self._window_hops)
-        self._ring_start[ring] = hops.start_index[h0:h1]
-        self._ring_t_s[ring] = hops.t_start_s[h0:h1]
         up_sums = np.cumsum(np.concatenate([self._up_sum[None], rows[:, _ACC]]), axis=0)[1:]
         gait_n = self._gait_n + np.cumsum(hops.n[h0:h1] * (rows[:, _MOVING] > 0))
         # slip check: the gravity direction of the last slip_hops hops against the reference up
@@ -640,13 +637,9 @@ class BodyFrameStage:
                         self._slip_onset = int(q[i]) - k + 1
                     self._slip_count += 1
                     if self._slip_count >= self._hold_hops:
-                        onset = self._slip_onset % (2 * self._window_hops)
                         realign = self.mounting is None
-                        self.events_.append(
-                            FrameEvent(
-                                int(self._ring_start[onset]), float(self._ring_t_s[onset]), slip[i], realign
-                            )
-                        )
+                        start, t_s = self._hop_start(self._slip_onset, hops, h0, int(q[0]))
+                        self.events_.append(FrameEvent(start, t_s, slip[i], realign))
                         if realign:
                             action, stop = f"realign {self._slip_onset}", i + 1
                             self._slip_count, self._slip_onset = 0, None
@@ -671,7 +664,11 @@ class BodyFrameStage:
             if action:
                 break
             out.append((ends[i], rotation, self.confidence_))
-        # adopt the state after the hops closed
+        # adopt the state after the hops closed; the ring keeps the last 2 windows of closed hops
+        kept = slice(h0 + max(0, stop - 2 * self._window_hops), h0 + stop)
+        ring = hops.index[kept] % (2 * self._window_hops)
+        self._ring_start[ring] = hops.start_index[kept]
+        self._ring_t_s[ring] = hops.t_start_s[kept]
         if stop < m:
             _, group_state = self._window_sums(int(q[0]), rows[:stop])
         self._group, self._cur, self._prev, self._pre, self._suf = group_state
@@ -688,6 +685,14 @@ class BodyFrameStage:
             assert self._rotation is not None
             out.append((ends[stop - 1], self._rotation, self.confidence_))
         return h0 + stop
+
+    def _hop_start(self, hop: int, hops: _Hops, h0: int, first: int) -> tuple[int, float]:
+        """First sample index and time of hop ``hop``: from this call's hops when it is one of them, else
+        from the ring of hops closed by earlier calls (written only after a call, so never ahead of it)."""
+        if hop >= first:
+            return int(hops.start_index[h0 + hop - first]), float(hops.t_start_s[h0 + hop - first])
+        at = hop % (2 * self._window_hops)
+        return int(self._ring_start[at]), float(self._ring_t_s[at])
 
     def _window_at(self, q: int) -> FloatArray:
         """The window sums of hop ``q`` (the last closed) from the adopted group state."""
