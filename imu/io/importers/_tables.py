@@ -172,6 +172,35 @@ def sibling(path: Path, token: str, replacement: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def pair_gyro(
+    t_acc: FloatArray,
+    acc: FloatArray,
+    t_gyr: FloatArray,
+    gyr: FloatArray,
+    *,
+    gyr_path: Path,
+    found: str,
+    meta: dict[str, object],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`align_onto`, refusing streams that do not overlap, and noting the pairing in ``meta``.
+
+    ``found`` describes the two streams' time spans for the error message.
+    """
+    t, acc_kept, gyr_on_acc, dropped = align_onto(t_acc, acc, t_gyr, gyr)
+    if t.shape[0] == 0:
+        raise InputError(
+            "the accelerometer and gyroscope files do not overlap in time",
+            expected="time stamps covering the same period",
+            found=found,
+            where=gyr_path,
+        )
+    files = meta.get("files")
+    meta["files"] = [*files, str(gyr_path)] if isinstance(files, list) else [str(gyr_path)]
+    meta["gyr_alignment"] = "linear interpolation of the gyroscope onto accelerometer sample times"
+    meta["acc_samples_dropped"] = dropped
+    return t, acc_kept, gyr_on_acc
+
+
 def align_onto(
     t_acc: FloatArray, acc: FloatArray, t_gyr: FloatArray, gyr: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, int]:

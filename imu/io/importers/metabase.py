@@ -32,10 +32,10 @@ from imu.constants import STANDARD_GRAVITY_MS2
 from imu.errors import InputError
 from imu.io.importers._tables import (
     HEAD_BYTES,
-    align_onto,
     first_line,
     integer_column,
     numeric_columns,
+    pair_gyro,
     read_table,
     require_increasing,
     sibling,
@@ -123,16 +123,7 @@ def read(path: Path) -> list[Recording]:
         ms_gyr, gyr_dps, _, _ = _read_stream(gyr_path, _GYR)
         t_gyr = _spread_shared_stamps(ms_gyr) + (int(ms_gyr[0]) - int(ms_acc[0])) / 1000.0
         require_increasing(t_gyr, where=gyr_path, first_line_no=2, column="epoch (ms)")
-        t_acc, acc, gyr, dropped = align_onto(t_acc, acc, t_gyr, gyr_dps)
-        if t_acc.shape[0] == 0:
-            raise InputError(
-                "the Accelerometer and Gyroscope files do not overlap in time",
-                expected="epoch stamps covering the same period",
-                found=f"acc from {int(ms_acc[0])} ms, gyro {int(ms_gyr[0])}..{int(ms_gyr[-1])} ms",
-                where=gyr_path,
-            )
-        meta["files"] = [str(acc_path), str(gyr_path)]
-        meta["gyr_alignment"] = "linear interpolation of the gyroscope onto accelerometer sample times"
-        meta["acc_samples_dropped"] = dropped
+        found = f"acc from {int(ms_acc[0])} ms, gyro {int(ms_gyr[0])}..{int(ms_gyr[-1])} ms"
+        t_acc, acc, gyr = pair_gyro(t_acc, acc, t_gyr, gyr_dps, gyr_path=gyr_path, found=found, meta=meta)
     block = SampleBlock(t_acc, acc, gyr)
     return [Recording.from_samples(block, str(path), meta=meta)]

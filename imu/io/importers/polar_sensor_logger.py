@@ -32,10 +32,10 @@ from imu.constants import STANDARD_GRAVITY_MS2
 from imu.errors import InputError
 from imu.io.importers._tables import (
     HEAD_BYTES,
-    align_onto,
     first_line,
     integer_column,
     numeric_columns,
+    pair_gyro,
     read_table,
     require_increasing,
     sibling,
@@ -111,16 +111,7 @@ def read(path: Path) -> list[Recording]:
         ns_gyr, gyr_dps, _ = _read_stream(gyr_path, _GYR)
         t_gyr = (ns_gyr - ns0) / 1e9
         require_increasing(t_gyr, where=gyr_path, first_line_no=2, column=_TIME)
-        t_acc, acc, gyr, dropped = align_onto(t_acc, acc, t_gyr, gyr_dps)
-        if t_acc.shape[0] == 0:
-            raise InputError(
-                "the ACC and GYRO files do not overlap in time",
-                expected="sensor timestamps covering the same period",
-                found=f"ACC from {ns0} ns, GYRO {int(ns_gyr[0])}..{int(ns_gyr[-1])} ns",
-                where=gyr_path,
-            )
-        meta["files"] = [str(acc_path), str(gyr_path)]
-        meta["gyr_alignment"] = "linear interpolation of GYRO onto ACC sample times (device clock)"
-        meta["acc_samples_dropped"] = dropped
+        found = f"ACC from {ns0} ns, GYRO {int(ns_gyr[0])}..{int(ns_gyr[-1])} ns"
+        t_acc, acc, gyr = pair_gyro(t_acc, acc, t_gyr, gyr_dps, gyr_path=gyr_path, found=found, meta=meta)
     block = SampleBlock(t_acc, acc, gyr)
     return [Recording.from_samples(block, str(path), meta=meta)]
