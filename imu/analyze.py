@@ -225,6 +225,9 @@ def _not_computed(
 ) -> dict[str, str]:
     """Figure group → why it is missing (empty when everything could be computed)."""
     out: dict[str, str] = {}
+    placement = _placement_doubt(samples)
+    if placement:
+        out["placement"] = placement
     if figures["n_running_steps"] == 0:
         walking = int((steps["gait"] == "walking").sum())
         out["running figures"] = (
@@ -252,6 +255,36 @@ def _not_computed(
     if figures["n_clipped_impacts"]:
         out["clipped impacts"] = f"{figures['n_clipped_impacts']} impacts at the sensor's range (flagged)"
     return out
+
+
+LOWER_BACK_GYR_P99_MAX_DPS = 800.0
+"""A foot or shank swings at up to 1000–1500 deg/s while running. Trunk sensors stay well below, but not
+as far below as the pelvis alone suggests: SisFall's waist-belt device reaches a 99th percentile of
+670 deg/s when jogging, so the limit sits above that."""
+LOWER_BACK_ACC_P999_MAX_G = 12.0
+"""Foot and tibial impacts reach 10–20 g; sacral ones 3–5 g, and SisFall's waist belt up to 8.6 g."""
+
+
+def _placement_doubt(samples: SampleBlock) -> str | None:
+    """Why the motion does not look like a lower-back sensor (e.g. worn on a foot, shank or wrist), or None.
+
+    Limits from running biomechanics (the distal segments turn and hit far harder than the trunk), set
+    above what every trunk recording in ../shared/data reaches; a plausibility check, not a classifier.
+    """
+    if samples.gyr is not None and len(samples):
+        gyr_p99 = float(np.percentile(np.linalg.norm(samples.gyr, axis=1), 99))
+        if gyr_p99 > LOWER_BACK_GYR_P99_MAX_DPS:
+            return (
+                f"angular rate 99th percentile {gyr_p99:.0f} deg/s is beyond a lower-back sensor's "
+                f"(≤ {LOWER_BACK_GYR_P99_MAX_DPS:.0f}): is the sensor on a foot, shank or wrist?"
+            )
+    acc_p999 = float(np.percentile(np.linalg.norm(samples.acc, axis=1), 99.9)) / STANDARD_GRAVITY_MS2
+    if acc_p999 > LOWER_BACK_ACC_P999_MAX_G:
+        return (
+            f"acceleration 99.9th percentile {acc_p999:.1f} g is beyond a lower-back sensor's "
+            f"(≤ {LOWER_BACK_ACC_P999_MAX_G:.0f} g): is the sensor on a foot or shank?"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- output

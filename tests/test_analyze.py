@@ -125,6 +125,24 @@ def test_nan_rows_become_gaps_and_are_counted() -> None:
     assert analysis.summary["n_running_steps"] > 100 and np.isfinite(analysis.steps["impact_g"]).all()
 
 
+def test_a_sensor_on_the_foot_is_questioned_not_crashed() -> None:
+    """A shank/foot-like signal (swing at 1200 deg/s, 15 g impacts once a stride): empty typed running
+    figures and a placement note; the bundled lower-back run raises no such doubt."""
+    rate = 200.0
+    t = np.arange(0, 60, 1 / rate)
+    stride = 2 * np.pi * 1.4 * t
+    gyr = np.column_stack([1200 * np.sin(stride), 50 * np.cos(stride), np.zeros_like(t)])
+    acc = np.tile([0.0, 0.0, STANDARD_GRAVITY_MS2], (t.size, 1))
+    acc[(np.arange(t.size) % int(rate / 1.4)) == 0, 2] = 15 * STANDARD_GRAVITY_MS2
+    analysis = analyze_recording(Recording.from_samples(SampleBlock(t, acc, gyr), "foot"))
+    assert "foot" in analysis.summary["not_computed"]["placement"]
+    assert any(note.startswith("placement:") for note in analysis.notes)
+    assert (
+        "placement"
+        not in analyze_recording(Recording.from_samples(sim().samples, "back")).summary["not_computed"]
+    )
+
+
 def test_low_rate_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     t = np.arange(0, 30, 1 / 25)
     acc = np.tile([0.0, 0.0, STANDARD_GRAVITY_MS2], (t.size, 1))
@@ -231,6 +249,22 @@ def test_sisfall_jogging_cadence(shared_data: Path, tmp_path: Path) -> None:
     assert main(["analyze", str(shared_data / SHARED_FILES[3]), "--out", str(tmp_path)]) == 0
     summary = check_contract(tmp_path)
     assert summary["n_running_steps"] > 150 and 140 < summary["cadence_spm"] < 200
+
+
+@pytest.mark.realdata
+def test_no_trunk_recording_is_questioned_for_placement(shared_data: Path) -> None:
+    """Every waist / L5 / sacrum recording in the shared data passes the placement check (71 SisFall
+    walking and jogging trials, 52 Voisard trials, the Alcantara trials)."""
+    from imu.analyze import _placement_doubt
+    from imu.io.load import load_recordings
+
+    sources = [
+        shared_data / "sisfall_waist_walk_jog_subset" / "SisFall_D01-D04_SA01-SA11_SE01-SE07.tar.xz",
+        *sorted((shared_data / "voisard2023_L5_walking_subjects01-09" / "GaitData").glob("*_lb.txt")),
+        BUNDLED_ALCANTARA,
+    ]
+    doubted = [r.source for path in sources for r in load_recordings(path) if _placement_doubt(r.samples)]
+    assert doubted == []
 
 
 @pytest.mark.parametrize("text", [["L", "R", "?"], ["a,b", 'say "x"', "two\nlines"]])
