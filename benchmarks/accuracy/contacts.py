@@ -266,24 +266,6 @@ def walking_score(
     return res
 
 
-def walking_split(
-    recs: Sequence[Recording],
-    test: bool,
-    settings: WalkingContactSettings | None = None,
-    *,
-    straight_only: bool = False,
-    within_trial: bool = False,
-) -> list[TrialResult]:
-    """Subjects 6–9 when ``test``, 1–5 (the tuning half) otherwise."""
-    return [
-        walking_score(
-            r, walking_detections(r, settings), straight_only=straight_only, within_trial=within_trial
-        )
-        for r in recs
-        if (r.meta["trial"]["subject"] not in WALKING_TUNE_SUBJECTS) == test
-    ]
-
-
 # ---------------------------------------------------------------------- report
 def markdown(results: dict[str, Any]) -> str:
     lines = ["# Contact detection accuracy", "", "Written by `python -m benchmarks.accuracy.contacts`.", ""]

@@ -107,9 +107,6 @@ from imu.constants import GAP_FACTOR, STANDARD_GRAVITY_MS2
 from imu.errors import InputError
 from imu.samples import FloatArray
 
-UP = np.array([0.0, 1.0, 0.0])
-"""World up; the world frame has the body frame's axis order (ap-like, v, ml-like)."""
-
 BIAS_REFERENCE_DPS = 0.001
 """The bias reference ``b₀`` in the gyroscope increments is re-set to the bias estimate after any hop that
 left them further apart than this on some axis (deg/s; see the module docstring). At rest (the bias moves

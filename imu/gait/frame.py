@@ -202,11 +202,6 @@ def _angles_deg(cos: FloatArray) -> FloatArray:
     return out
 
 
-def _angle_deg(a: FloatArray, b: FloatArray) -> float:
-    """The angle between two unit vectors."""
-    return float(np.degrees(np.arccos(np.clip(float(a @ b), -1.0, 1.0))))
-
-
 def rotation_angle_deg(a: FloatArray, b: FloatArray) -> float:
     """The angle of the rotation taking frame ``a`` to frame ``b`` (both rows-as-axes)."""
     cos = (float(np.trace(a @ b.T)) - 1.0) / 2.0

@@ -272,22 +272,6 @@ def _logistic(cues: FloatArray, weights: Sequence[float]) -> FloatArray:
     return out
 
 
-def step_evidence(
-    t_s: FloatArray,
-    acc: FloatArray,
-    gyr: FloatArray | None,
-    t_ic_s: float,
-    step_s: float,
-    settings: SideSettings,
-    live: bool = False,
-) -> float:
-    """``p_right`` of one step from the body-frame samples around it (0.5 when there is nothing to go on)."""
-    if gyr is None and step_s < settings.acc_only_min_step_s:
-        return 0.5
-    cues = step_cues(t_s, acc, gyr, t_ic_s, step_s, settings, live)
-    return float(_logistic(cues[None], settings.weights_acc_only if gyr is None else settings.weights_gyr)[0])
-
-
 def _filter_right(previous_right: float | None, p_right: float, alternation: float) -> float:
     """P(right | this and all earlier steps' evidence) from the same for the step before (plain floats)."""
     if previous_right is None:

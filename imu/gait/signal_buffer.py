@@ -121,12 +121,8 @@ class SignalBuffer:
         out: FloatArray = padded[rel[:, None] + np.arange(width)]
         return out
 
-    def time_at(self, pos: float) -> float:
-        """Time at a fractional absolute index, linearly interpolated between samples."""
-        return float(self.times_at(np.array([pos]))[0])
-
     def times_at(self, pos: FloatArray) -> FloatArray:
-        """:meth:`time_at` of each position (the same arithmetic, element by element)."""
+        """Times at fractional absolute indices, linearly interpolated between samples."""
         s = self.start or 0
         i = np.floor(pos)
         frac = pos - i

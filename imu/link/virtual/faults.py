@@ -113,11 +113,3 @@ class Injected:
 
     def fates(self, stream: str | None = None) -> Counter[str]:
         return Counter(p.fate for p in self.packets if stream is None or p.stream == stream)
-
-    def arrived(self, stream: str, n_samples: int) -> np.ndarray:
-        """Per simulated sample: True when a packet carrying it reached the host (at least once)."""
-        mask = np.zeros(n_samples, dtype=bool)
-        for p in self.packets:
-            if p.stream == stream and p.fate in ("delivered", "duplicated", "reordered"):
-                mask[p.i0 : p.i1] = True
-        return mask
