@@ -172,6 +172,25 @@ def sibling(path: Path, token: str, replacement: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def acc_and_gyro_paths(
+    path: Path, *, is_gyro: bool, acc_token: str, gyr_token: str
+) -> tuple[Path, Path | None]:
+    """The accelerometer file and its gyroscope sibling (``None`` if absent), given either of the two.
+
+    Exporters that write one file per sensor name them alike but for a token (``ACC``/``GYRO``); a
+    gyroscope file alone is refused, since the accelerometer's clock is the recording's time axis.
+    """
+    acc_path = sibling(path, gyr_token, acc_token) if is_gyro else path
+    if acc_path is None:
+        raise InputError(
+            "a gyroscope file without its accelerometer file",
+            expected=f"{path.name.replace(gyr_token, acc_token)} next to it",
+            found="no such file",
+            where=path,
+        )
+    return acc_path, path if is_gyro else sibling(path, acc_token, gyr_token)
+
+
 def pair_gyro(
     t_acc: FloatArray,
     acc: FloatArray,

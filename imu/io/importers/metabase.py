@@ -32,13 +32,13 @@ from imu.constants import STANDARD_GRAVITY_MS2
 from imu.errors import InputError
 from imu.io.importers._tables import (
     HEAD_BYTES,
+    acc_and_gyro_paths,
     first_line,
     integer_column,
     numeric_columns,
     pair_gyro,
     read_table,
     require_increasing,
-    sibling,
 )
 from imu.samples import FloatArray, Recording, SampleBlock
 
@@ -94,15 +94,9 @@ def _read_stream(path: Path, columns: tuple[str, ...]) -> tuple[np.ndarray, Floa
 def read(path: Path) -> list[Recording]:
     with path.open("rb") as f:
         is_gyro = _GYR[0] in first_line(f.read(HEAD_BYTES))
-    acc_path = sibling(path, "Gyroscope", "Accelerometer") if is_gyro else path
-    if acc_path is None:
-        raise InputError(
-            "a gyroscope file without its accelerometer file",
-            expected=f"{path.name.replace('Gyroscope', 'Accelerometer')} next to it",
-            found="no such file",
-            where=path,
-        )
-    gyr_path = path if is_gyro else sibling(path, "Accelerometer", "Gyroscope")
+    acc_path, gyr_path = acc_and_gyro_paths(
+        path, is_gyro=is_gyro, acc_token="Accelerometer", gyr_token="Gyroscope"
+    )
     ms_acc, acc_g, offset, shared = _read_stream(acc_path, _ACC)
     t_acc = _spread_shared_stamps(ms_acc)
     require_increasing(t_acc, where=acc_path, first_line_no=2, column="epoch (ms)")

@@ -32,13 +32,13 @@ from imu.constants import STANDARD_GRAVITY_MS2
 from imu.errors import InputError
 from imu.io.importers._tables import (
     HEAD_BYTES,
+    acc_and_gyro_paths,
     first_line,
     integer_column,
     numeric_columns,
     pair_gyro,
     read_table,
     require_increasing,
-    sibling,
 )
 from imu.samples import FloatArray, Recording, SampleBlock
 
@@ -82,15 +82,7 @@ def _read_stream(path: Path, columns: tuple[str, ...]) -> tuple[np.ndarray, Floa
 def read(path: Path) -> list[Recording]:
     with path.open("rb") as f:
         is_gyro = "[dps]" in first_line(f.read(HEAD_BYTES))
-    acc_path = sibling(path, "GYRO", "ACC") if is_gyro else path
-    if acc_path is None:
-        raise InputError(
-            "a gyroscope file without its accelerometer file",
-            expected=f"{path.name.replace('GYRO', 'ACC')} next to it",
-            found="no such file",
-            where=path,
-        )
-    gyr_path = path if is_gyro else sibling(path, "ACC", "GYRO")
+    acc_path, gyr_path = acc_and_gyro_paths(path, is_gyro=is_gyro, acc_token="ACC", gyr_token="GYRO")
     ns_acc, acc_mg, phone_start = _read_stream(acc_path, _ACC)
     ns0 = int(ns_acc[0])
     t_acc = (ns_acc - ns0) / 1e9
