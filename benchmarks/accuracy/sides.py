@@ -201,13 +201,14 @@ def voisard_features(trials: list[tuple[str, Recording]]) -> tuple[np.ndarray, n
         body, _ = body_of(rec, None)
         ic, side = truth_steps(rec)
         t_ic = body.t_s[ic - body.start_index]
-        for k, (t0, s) in enumerate(zip(t_ic, side, strict=True)):
+        step_s = np.empty(t_ic.shape)
+        for k in range(t_ic.shape[0]):
             prev = np.diff(t_ic[max(0, k - settings.median_of_steps) : k + 1])
             prev = prev[(prev >= settings.min_step_s) & (prev <= settings.max_step_s)]
-            step_s = float(np.median(prev)) if prev.size else settings.default_step_s
-            rows.append(step_cues(body.t_s, body.acc, body.gyr, float(t0), step_s, settings))
-            ys.append(1.0 if s == "R" else 0.0)
-    return np.array(rows), np.array(ys)
+            step_s[k] = float(np.median(prev)) if prev.size else settings.default_step_s
+        rows.append(step_cues(body.t_s, body.acc, body.gyr, rec.rate_hz, t_ic, step_s, settings))
+        ys.append(np.where(side == "R", 1.0, 0.0))
+    return np.concatenate(rows), np.concatenate(ys)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:

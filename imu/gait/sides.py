@@ -8,11 +8,13 @@ content (vertical and fore-aft bounce) repeats once per *step*. So the side of a
 stride-frequency component of those signals relative to its initial contact: shifting by one step
 (``T``, the local step time) turns the stride-frequency sinusoid upside down, i.e. the other side.
 
-For each of the three channels the stage takes the samples over ``[-stride_windows · 2T, +stride_windows
-· 2T]`` around the contact (two whole strides by default, so turning, drift and the step-frequency bounce
-average out; the live side uses a shorter, past-heavy window, see below), removes a straight line (a
-turn adds a slow ramp to the yaw rate and a centripetal offset to ``acc_ml``), divides by the residual's
-standard deviation (scale free: any sensor, any speed) and projects onto ``cos(π τ / T)`` and
+The channels are first averaged over groups of consecutive samples down to about ``evidence_rate_hz``
+(25 Hz: the stride and its first harmonics need no more; the box average keeps faster content from
+aliasing). For each of the three channels the stage takes the groups over ``[-stride_windows · 2T,
++stride_windows · 2T]`` around the contact (two whole strides by default, so turning, drift and the
+step-frequency bounce average out; the live side uses a shorter, past-heavy window, see below), removes a
+straight line (a turn adds a slow ramp to the yaw rate and a centripetal offset to ``acc_ml``), divides by
+the residual's standard deviation (scale free: any sensor, any speed) and projects onto ``cos(π τ / T)`` and
 ``sin(π τ / T)`` (``τ`` = time from the contact). A logistic model turns these
 six numbers (two without a gyroscope) into the step's own ``p_right``. The weights were fitted on
 voisard2023 subjects 1–5 (walking; trials 4-1 and 4-2 left out: their labels look swapped) by
@@ -20,7 +22,8 @@ voisard2023 subjects 1–5 (walking; trials 4-1 and 4-2 left out: their labels l
 
 The earlier per-step window means (roll after IC, yaw around IC, ``acc_ml`` after IC, each over a
 fraction of one step) reached 95.9 % correct on the tuning split with the same alternation model; the
-stride phase reaches 98.7 %: it uses two strides of signal, and the whole waveform instead of one window.
+stride phase reaches 98.7 % (99.15 % with the alternation carried across pauses of up to two step times,
+below): it uses two strides of signal, and the whole waveform instead of one window.
 
 Which way each cue points is learned from walking. With a gyroscope, the simulated runner
 (:mod:`imu.sim`) whose roll and yaw follow the running literature gives the same signs; acceleration
@@ -37,8 +40,11 @@ Sides alternate, but a missed or extra contact breaks the alternation, and forci
 step follows the other side with probability ``alternation_prob`` when the interval from the previous
 step is a plausible single step (at least ``min_step_s`` and at most ``gap_factor`` local step times), and
 with probability 0.5 otherwise (a contact may be missing, an extra one may have been
-found, or the walker stopped and restarted with either foot). A step whose posterior is below
-``unsure_below`` gets side ``"?"``.
+found, or the walker stopped and restarted with either foot). On voisard subjects 1–5 the labelled sides
+alternated across 865 of 866 intervals under 1.4 step times and all 24 between 1.4 and 2 (U-turns, hesitant
+steps), but only 3 of 11 between 2 and 3 and about half of the longer ones: so ``gap_factor`` = 2 (it was
+1.4, which threw away the alternation at every U-turn). A step whose posterior is below ``unsure_below``
+gets side ``"?"``.
 
 Two sides per step: live and smoothed
 =====================================
@@ -53,7 +59,7 @@ Two sides per step: live and smoothed
   (``flush``) the last steps have fewer or no steps after them and lean on the past.
 
 Neither is ever retracted; they may disagree. The live side costs accuracy, mostly as unsure steps
-(``benchmarks/results/accuracy_sides.md``; voisard test split with the causal frame: 91.1 % correct, 8.3 %
+(``benchmarks/results/accuracy_sides.md``; voisard test split with the causal frame: 90.9 % correct, 8.5 %
 unsure, 99.3 % of labelled correct, against 96.5 %, 3.3 %, 99.75 % smoothed), so the research tables use
 the smoothed side.
 
@@ -68,23 +74,27 @@ the length of the stream.
 
 Speed
 =====
-Per block, the evidence of every step whose window is complete is computed at once: windows are found by
-``searchsorted`` on the held times, their samples gathered once into the columns ``1, τ, cos, sin`` and the
-cue channels, and one Gram matrix per window (BLAS on a contiguous slice) holds every sum the line fit, the
-residual's spread and the two projections need. A step's live and smoothed windows start at the same sample
-(both ``2T`` before the contact), so when both are complete in the same block the live one is a prefix of
-the smoothed one's rows: gathered and cos/sin'ed once. The live filter runs on plain floats per step; the
-smoothed forward–backward runs for all committable steps at once as products of 2×2 matrices. Each step's
-figures depend on its own window and run only, so they are the same for any chunking.
+Everything runs per block on arrays: the held steps are columns (no object per step), and the evidence of
+every step whose window is complete is computed at once. The cue channels are kept as averaged groups
+(``group_size`` samples each, anchored at the stream's first sample, so the groups do not depend on the
+chunking), which shrinks the evidence fit's rows by the group size (8 at 208 Hz). Windows are found by
+``searchsorted`` on the groups' last sample times; their rows are gathered into the products the fit needs
+and summed per window by one ``add.reduceat`` (:func:`window_sums`). A step's smoothed window starts where
+its live window starts, so its sums are the live window's (kept from when the live side was found) plus
+the rest's: each group is gathered once per step. The live filter runs on plain floats per step; the
+smoothed forward–backward runs for all committable steps at once as products of 2×2 matrices written out
+entry by entry. Each step's figures depend on its own window and run only, so they are the same for any
+chunking.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
+from numpy.typing import NDArray
 
 from imu.errors import InputError
 from imu.gait.body_block import AP, ML, BodyBlock, V
@@ -104,10 +114,10 @@ class SideSettings:
     live_max_after_s: float = 0.5
     """Live side: the window never reaches more than this after the contact, so the live side is final
     within this of the contact (hence of its toe-off) whatever the step time."""
-    weights_gyr: tuple[float, float, float, float, float, float] = (-2.99, -0.77, 3.81, -3.42, 1.28, -4.23)
+    weights_gyr: tuple[float, float, float, float, float, float] = (-2.66, -0.82, 3.78, -3.41, 1.41, -4.08)
     """Logistic weights of the (cos, sin) stride-phase projections of roll rate, yaw rate and ml
     acceleration, with a gyroscope; fitted on voisard subjects 1–5."""
-    weights_acc_only: tuple[float, float] = (-1.56, -9.80)
+    weights_acc_only: tuple[float, float] = (-1.17, -9.44)
     """Logistic weights of the (cos, sin) projections of the ml acceleration without a gyroscope; fitted
     on voisard subjects 1–5."""
     acc_only_min_step_s: float = 0.42
@@ -115,12 +125,17 @@ class SideSettings:
     is not measured yet, get no evidence (0.5, so ``"?"``): the ml-acceleration cue is validated on
     walking only, and on the simulated runner it carries no side information (per-step evidence right
     52 % of the time with the walking weights)."""
+    evidence_rate_hz: float = 25.0
+    """The cue channels are averaged over groups of ``max(1, rate_hz // evidence_rate_hz)`` consecutive
+    samples before the stride-phase fit: the stride (≈ 1 Hz) and its harmonics need no more, the box
+    average keeps the faster content from aliasing, and the fit's rows shrink by the group size (on
+    voisard subjects 1–5 at 100 Hz, groups of 4 changed no smoothed side and made the live side no worse)."""
     default_step_s: float = 0.45
     min_step_s: float = 0.2
     max_step_s: float = 1.2
     median_of_steps: int = 5
     alternation_prob: float = 0.99
-    gap_factor: float = 1.4
+    gap_factor: float = 2.0
     history_steps: int = 8
     look_ahead_steps: int = 3
     unsure_below: float = 0.9
@@ -133,13 +148,19 @@ class SideSettings:
         half = self.stride_windows * 2.0 * step_s
         return half, half
 
+    def group_size(self, rate_hz: float) -> int:
+        """Samples averaged into one row of the evidence fit (see ``evidence_rate_hz``)."""
+        return max(1, int(rate_hz // self.evidence_rate_hz))
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class StepSide:
     """The side of the step starting at absolute sample ``index`` (time ``t_s``).
 
     ``side`` is ``"L"``, ``"R"`` or ``"?"``; ``p_right`` the posterior probability of a right step;
     ``confidence = max(p_right, 1 - p_right)``; ``evidence_p_right`` the step's own evidence alone.
+    Final when returned (treat it as read-only; it is not frozen because a frozen dataclass costs six times
+    as much to build, and the stage builds two per step).
     """
 
     index: int
@@ -150,69 +171,73 @@ class StepSide:
     evidence_p_right: float
 
 
-def stride_phases(
+def window_sums(
     t_s: FloatArray,
     signals: FloatArray,
     t_ic_s: FloatArray,
     step_s: FloatArray,
-    before_s: FloatArray,
-    after_s: FloatArray,
-) -> FloatArray:
-    """:func:`stride_phase` of many steps at once: ``(steps, 2 · columns)``.
+    from_s: FloatArray,
+    to_s: FloatArray,
+    edge_t_s: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """(samples, sums) of each window: the sums a stride-phase fit needs, ``(windows, 6 + 5 · columns)``.
 
-    Each step's window is found by index arithmetic on ``t_s`` (sorted); its samples are gathered once into
-    the columns ``1, τ, cos, sin, signals…`` and one Gram matrix per window (a contiguous slice, so the bits
-    do not depend on the other steps) gives every sum the line fit and the projections need. Adjacent
-    windows of the same contact and step time that start at the same sample (the live and the smoothed
-    window of a step, with the default settings) share their rows: each is a prefix of the longer one, so
-    the gathering and the cos/sin are done once (the values, hence the bits, are the same either way).
+    A window holds the samples whose ``edge_t_s`` (default ``t_s``; the stage passes each averaged group's
+    last sample time, see :func:`group_means`) lies in ``[from_s, to_s)``; ``τ = t_s - t_ic_s`` and the
+    phase ``π τ / step_s``. The sums are of ``τ, τ², cos, sin, τ·cos, τ·sin``, then ``x, τx, x·cos,
+    x·sin, x²`` per column ``x``, gathered for all windows at once and added per window by one
+    ``add.reduceat``: each sum runs over its own window's rows only, so its bits do not depend on the other
+    windows. Sums of adjacent windows add up to the sums of their union (to rounding).
     """
-    n_steps, n_cols = t_ic_s.shape[0], signals.shape[1]
-    out = np.zeros((n_steps, 2 * n_cols))
-    lo = np.searchsorted(t_s, t_ic_s - before_s)
-    count = np.searchsorted(t_s, t_ic_s + after_s) - lo
-    use = np.flatnonzero(count >= 8)
+    n_cols = signals.shape[1]
+    sums = np.zeros((t_ic_s.shape[0], 6 + 5 * n_cols))
+    edge = t_s if edge_t_s is None else edge_t_s
+    lo = np.searchsorted(edge, from_s)
+    count = np.searchsorted(edge, to_s) - lo
+    use = np.flatnonzero(count > 0)
+    if use.size == 0:
+        return count.astype(np.float64), sums
+    n_use = count[use]
+    first = np.concatenate([[0], np.cumsum(n_use)[:-1]])
+    rows = np.arange(int(n_use.sum())) + np.repeat(lo[use] - first, n_use)
+    products = np.empty((rows.shape[0], sums.shape[1]))
+    tau = np.subtract(t_s[rows], np.repeat(t_ic_s[use], n_use), out=products[:, 0])
+    np.multiply(tau, tau, out=products[:, 1])
+    phase = np.multiply(tau, np.pi)
+    phase /= np.repeat(step_s[use], n_use)
+    cos = np.cos(phase, out=products[:, 2])
+    sin = np.sin(phase, out=products[:, 3])
+    np.multiply(tau, cos, out=products[:, 4])
+    np.multiply(tau, sin, out=products[:, 5])
+    x_all = signals[rows]
+    for j in range(n_cols):
+        c = 6 + 5 * j
+        x = products[:, c]
+        x[:] = x_all[:, j]
+        np.multiply(tau, x, out=products[:, c + 1])
+        np.multiply(cos, x, out=products[:, c + 2])
+        np.multiply(sin, x, out=products[:, c + 3])
+        np.multiply(x, x, out=products[:, c + 4])
+    sums[use] = np.add.reduceat(products, first, axis=0)
+    return count.astype(np.float64), sums
+
+
+def phases_from_sums(count: FloatArray, sums: FloatArray) -> FloatArray:
+    """The stride-phase features ``(windows, 2 · columns)`` from :func:`window_sums`: per column, the
+    least-squares line in ``τ`` is removed, and the residual's cos and sin projections are divided by the
+    window's sample count and the residual's standard deviation; zeros for a window of fewer than
+    ``_MIN_SAMPLES`` samples or a flat column."""
+    n_cols = (sums.shape[1] - 6) // 5
+    out = np.zeros((count.shape[0], 2 * n_cols))
+    use = np.flatnonzero(count >= _MIN_SAMPLES)
     if use.size == 0:
         return out
-    lo, count, t_ic, step = lo[use], count[use], t_ic_s[use], step_s[use]
-    # a run of windows sharing contact, step time and first sample gathers the rows of its longest
-    opens = np.ones(use.size, dtype=bool)
-    opens[1:] = (lo[1:] != lo[:-1]) | (t_ic[1:] != t_ic[:-1]) | (step[1:] != step[:-1])
-    head = np.flatnonzero(opens)
-    run_count = np.maximum.reduceat(count, head)
-    run_first = np.concatenate([[0], np.cumsum(run_count)])
-    rows = np.arange(run_first[-1]) - np.repeat(run_first[:-1] - lo[head], run_count)
-    # each column is written in place (no temporaries): the same elementwise operations, the same bits
-    design = np.empty((rows.shape[0], 4 + n_cols))
-    design[:, 0] = 1.0
-    tau = np.subtract(t_s[rows], np.repeat(t_ic[head], run_count), out=design[:, 1])
-    phase = np.pi * tau
-    phase /= np.repeat(step[head], run_count)
-    np.cos(phase, out=design[:, 2])
-    np.sin(phase, out=design[:, 3])
-    cues = design[:, 4:]
-    for a, first, n_rows in zip(run_first[:-1].tolist(), lo[head].tolist(), run_count.tolist(), strict=True):
-        cues[a : a + n_rows] = signals[first : first + n_rows]  # a run's rows are consecutive samples
-    start = run_first[np.cumsum(opens) - 1]
-    gram = np.empty((use.size, 4 + n_cols, 4 + n_cols))
-    dot = np.dot  # Wᵀ·W of a contiguous slice: BLAS syrk, as ``@`` calls it
-    for k, (a, b) in enumerate(zip(start.tolist(), (start + count).tolist(), strict=True)):
-        window = design[a:b]
-        dot(window.T, window, gram[k])
-    n = gram[:, 0, 0]
-    s_tau, s_cos, s_sin = gram[:, 0, 1], gram[:, 0, 2], gram[:, 0, 3]
-    s_tau2, s_tau_cos, s_tau_sin = gram[:, 1, 1], gram[:, 1, 2], gram[:, 1, 3]
+    n, s = count[use], sums[use]
+    s_tau, s_tau2, s_cos, s_sin, s_tau_cos, s_tau_sin = s[:, :6].T
+    tau_mean = s_tau / n
     for j in range(n_cols):
-        c = 4 + j
-        s_x, s_tau_x, s_cos_x, s_sin_x, s_x2 = (
-            gram[:, 0, c],
-            gram[:, 1, c],
-            gram[:, 2, c],
-            gram[:, 3, c],
-            gram[:, c, c],
-        )
+        s_x, s_tau_x, s_cos_x, s_sin_x, s_x2 = s[:, 6 + 5 * j : 11 + 5 * j].T
         # least-squares line x ≈ a + b τ, then sums of the residual r = x - a - b τ
-        tau_mean = s_tau / n
         slope = (s_tau_x - tau_mean * s_x) / (s_tau2 - tau_mean * s_tau)
         offset = s_x / n - slope * tau_mean
         r_cos = s_cos_x - offset * s_cos - slope * s_tau_cos
@@ -224,6 +249,26 @@ def stride_phases(
         out[use, 2 * j] = np.where(signal, r_cos / n / sd, 0.0)
         out[use, 2 * j + 1] = np.where(signal, r_sin / n / sd, 0.0)
     return out
+
+
+def stride_phases(
+    t_s: FloatArray,
+    signals: FloatArray,
+    t_ic_s: FloatArray,
+    step_s: FloatArray,
+    before_s: FloatArray,
+    after_s: FloatArray,
+    edge_t_s: FloatArray | None = None,
+) -> FloatArray:
+    """:func:`stride_phase` of many steps at once, ``(steps, 2 · columns)``: the window of step ``k`` is
+    ``[t_ic_s - before_s, t_ic_s + after_s)`` (see :func:`window_sums`)."""
+    return phases_from_sums(
+        *window_sums(t_s, signals, t_ic_s, step_s, t_ic_s - before_s, t_ic_s + after_s, edge_t_s)
+    )
+
+
+_MIN_SAMPLES = 8
+"""A window with fewer samples than this gives no evidence."""
 
 
 _RESIDUAL_FLOOR = 1e-12
@@ -243,6 +288,20 @@ def stride_phase(
     return np.asarray(stride_phases(t_s, signals, *one)[0])
 
 
+def group_means(t_s: FloatArray, signals: FloatArray, size: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(mean time, last time, mean signals) of each complete group of ``size`` consecutive samples from the
+    first (a shorter rest is left out): the group's sums add its samples in order, so a group's bits
+    depend on its own samples only."""
+    n = t_s.shape[0] // size
+    t_groups = t_s[: n * size].reshape(n, size)
+    s_groups = signals[: n * size].reshape(n, size, signals.shape[1])
+    t_sum, s_sum = t_groups[:, 0].copy(), s_groups[:, 0].copy()
+    for j in range(1, size):
+        t_sum += t_groups[:, j]
+        s_sum += s_groups[:, j]
+    return t_sum / size, t_groups[:, -1].copy(), s_sum / size
+
+
 def side_channels(acc: FloatArray, gyr: FloatArray | None) -> FloatArray:
     """The side cues' signals (N, 3): roll rate, yaw rate, ml acceleration; (N, 1) ml only without gyr."""
     if gyr is None:
@@ -254,13 +313,17 @@ def step_cues(
     t_s: FloatArray,
     acc: FloatArray,
     gyr: FloatArray | None,
-    t_ic_s: float,
-    step_s: float,
+    rate_hz: float,
+    t_ic_s: FloatArray,
+    step_s: FloatArray,
     settings: SideSettings,
     live: bool = False,
 ) -> FloatArray:
-    """The step's stride-phase features: roll, yaw, ml acceleration (cos, sin each); ml only without gyr."""
-    return stride_phase(t_s, side_channels(acc, gyr), t_ic_s, step_s, settings.window_s(step_s, live))
+    """Stride-phase features of steps as :class:`SideStage` computes them from a recording that starts at
+    ``t_s[0]`` (the same sample groups): roll, yaw, ml acceleration (cos, sin each); ml only without gyr."""
+    t_mean, t_last, signals = group_means(t_s, side_channels(acc, gyr), settings.group_size(rate_hz))
+    before, after = np.array([settings.window_s(float(x), live) for x in step_s]).reshape(-1, 2).T
+    return stride_phases(t_mean, signals, t_ic_s, step_s, before, after, t_last)
 
 
 def _logistic(cues: FloatArray, weights: Sequence[float]) -> FloatArray:
@@ -302,39 +365,41 @@ def centred_posteriors(
     The forward and the backward messages are products of 2×2 matrices ``T(a_j) · diag(1 - p_j, p_j)``,
     identities outside their range, multiplied pairwise in a tree (a few batched products for all runs).
     """
-    runs, length = p_right.shape
+    length = p_right.shape[1]
     pos = np.arange(length)[None, :]
     forward = (pos >= lo[:, None]) & (pos <= centre[:, None])
     backward = (pos > centre[:, None]) & (pos < hi[:, None])
     # the transition into step j: none at the first step of a run
     a = np.where(pos > lo[:, None], alternation, 0.0)
 
-    def factors(active: np.ndarray) -> FloatArray:
+    def factors(active: np.ndarray) -> tuple[FloatArray, ...]:
         aa = np.where(active, a, 0.0)
         e1 = np.where(active, p_right, 1.0)
         e0 = np.where(active, 1.0 - p_right, 1.0)
-        f = np.empty((runs, length, 2, 2))
-        f[:, :, 0, 0] = (1.0 - aa) * e0
-        f[:, :, 0, 1] = aa * e1
-        f[:, :, 1, 0] = aa * e0
-        f[:, :, 1, 1] = (1.0 - aa) * e1
-        return _tree_product(f)
+        return _tree_product(((1.0 - aa) * e0, aa * e1, aa * e0, (1.0 - aa) * e1))
 
-    alpha = factors(forward).sum(axis=1)  # [½, ½] · Π: the ½ cancels
-    beta = factors(backward).sum(axis=2)  # Π · [1, 1]
-    post = alpha * beta
-    out: FloatArray = post[:, 1] / (post[:, 0] + post[:, 1])
+    f00, f01, f10, f11 = factors(forward)
+    b00, b01, b10, b11 = factors(backward)
+    left = (f00 + f10) * (b00 + b01)  # [½, ½] · Π_forward (the ½ cancels), times Π_backward · [1, 1]
+    right = (f01 + f11) * (b10 + b11)
+    out: FloatArray = right / (left + right)
     return out
 
 
-def _tree_product(f: FloatArray) -> FloatArray:
-    """The ordered product of the matrices ``f[:, 0] @ f[:, 1] @ …`` (runs, L, 2, 2), multiplied pairwise."""
-    while f.shape[1] > 1:
-        if f.shape[1] % 2:
-            f = np.concatenate([f, np.broadcast_to(np.eye(2), (f.shape[0], 1, 2, 2))], axis=1)
-        f = f[:, 0::2] @ f[:, 1::2]
-    out: FloatArray = f[:, 0]
-    return out
+def _tree_product(f: tuple[FloatArray, FloatArray, FloatArray, FloatArray]) -> tuple[FloatArray, ...]:
+    """The ordered product ``F[:, 0] @ F[:, 1] @ …`` of 2×2 matrices given by their entries (``f00, f01,
+    f10, f11``, each (runs, L)), multiplied pairwise in a tree, written out entry by entry."""
+    f00, f01, f10, f11 = f
+    while f00.shape[1] > 1:
+        if f00.shape[1] % 2:
+            one, zero = np.ones((f00.shape[0], 1)), np.zeros((f00.shape[0], 1))
+            f00, f01 = np.hstack([f00, one]), np.hstack([f01, zero])
+            f10, f11 = np.hstack([f10, zero]), np.hstack([f11, one])
+        a00, a01, a10, a11 = f00[:, 0::2], f01[:, 0::2], f10[:, 0::2], f11[:, 0::2]
+        b00, b01, b10, b11 = f00[:, 1::2], f01[:, 1::2], f10[:, 1::2], f11[:, 1::2]
+        f00, f01 = a00 * b00 + a01 * b10, a00 * b01 + a01 * b11
+        f10, f11 = a10 * b00 + a11 * b10, a10 * b01 + a11 * b11
+    return f00[:, 0], f01[:, 0], f10[:, 0], f11[:, 0]
 
 
 def posterior_right(p_right: FloatArray, alternation: FloatArray) -> FloatArray:
@@ -343,41 +408,6 @@ def posterior_right(p_right: FloatArray, alternation: FloatArray) -> FloatArray:
     runs = np.broadcast_to(p_right, (n, n))
     alt = np.broadcast_to(alternation, (n, n))
     return centred_posteriors(runs, alt, np.zeros(n, dtype=np.int64), np.full(n, n), np.arange(n))
-
-
-class _Step:
-    """A contact waiting for its evidence and its sides (``p_live``, ``p_right``: each step's own evidence
-    for the live and the smoothed side)."""
-
-    __slots__ = (
-        "alternation",
-        "index",
-        "live_window",
-        "measured",
-        "p_live",
-        "p_right",
-        "smoothed_window",
-        "step_s",
-        "t_s",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        step_s: float,
-        t_s: float,
-        alternation: float,
-        measured: bool,
-        settings: SideSettings,
-    ) -> None:
-        self.index, self.step_s, self.t_s, self.alternation = index, step_s, t_s, alternation
-        self.measured = measured
-        """Whether ``step_s`` was measured from contact intervals (not the default)."""
-        self.live_window = settings.window_s(step_s, live=True)
-        self.smoothed_window = settings.window_s(step_s, live=False)
-        """Seconds (before, after) the contact: its evidence windows (:meth:`SideSettings.window_s`)."""
-        self.p_live: float | None = None
-        self.p_right: float | None = None
 
 
 class SideStage:
@@ -391,6 +421,9 @@ class SideStage:
     :attr:`smoothed_look_ahead_s`; call it after every ``update`` and after ``flush``, or they pile up).
     ``flush()`` commits the remaining live sides and makes every remaining smoothed side final. Every
     contact gets exactly one of each, in order; none is retracted.
+
+    The held steps are columns of arrays (index, time, step time, alternation prior, windows, evidence;
+    ``nan`` evidence = not computed yet), so a block's steps are handled together, not one by one.
     """
 
     def __init__(self, rate_hz: float, settings: SideSettings | None = None, smoothed: bool = False):
@@ -400,29 +433,37 @@ class SideStage:
         self.rate_hz = float(rate_hz)
         self.smoothed = smoothed
         self._t = np.empty(0)
-        self._signals = np.empty((0, 3))
-        """The cue channels of the held samples (:func:`side_channels`)."""
+        """Times of the held samples (where the contacts are looked up)."""
+        self._group = s.group_size(rate_hz)
+        self._tail_t = np.empty(0)
+        self._tail_signals = np.empty((0, 3))
+        """The samples of the group not complete yet (fewer than ``group_size``)."""
+        self._group_t = np.empty(0)
+        self._group_last_t = np.empty(0)
+        self._group_signals = np.empty((0, 3))
+        """Complete groups of held samples: mean time, last sample's time, mean cue channels
+        (:func:`group_means`, :func:`side_channels`); the groups start at the stream's first sample."""
         self._has_gyr: bool | None = None
         self._start = 0
         self._started = False
-        self._steps: deque[_Step] = deque()
+        self._steps: _Steps | None = None
         """The steps still needed: from the next live commit, or from ``history_steps`` before the next
         smoothed commit (the smoothed HMM's history), whichever is earlier; older ones are forgotten."""
         self._n_forgotten = 0
-        """Steps forgotten, counted from the stream's start (as are the three below)."""
-        self._n_evaluated = 0
-        """Steps before this one have all their evidence."""
+        """Steps forgotten, counted from the stream's start (as are the two below)."""
         self._n_live = 0
         """Steps whose live side is committed."""
         self._n_smoothed = 0
         """Steps whose smoothed side is committed."""
         self._live_right: float | None = None
         self._smoothed: list[StepSide] = []
-        self._last: _Step | None = None
+        self._last_index = np.iinfo(np.int64).min
         self._recent_t: deque[float] = deque(maxlen=s.median_of_steps)
         ratios = (s.live_window_steps[0], 2.0 * s.stride_windows if smoothed else 0.0)
         self._reach_before = max(ratios)
         """The longest evidence window before a contact, in step times."""
+        self._share = s.live_window_steps[0] == 2.0 * s.stride_windows >= s.live_window_steps[1]
+        """Whether a step's live window is the start of its smoothed one (so its sums are shared)."""
 
     @property
     def look_ahead_s(self) -> float:
@@ -445,7 +486,7 @@ class SideStage:
     @property
     def held_steps(self) -> int:
         """Steps held: the HMM history plus those waiting for evidence or look-ahead (bounded)."""
-        return len(self._steps)
+        return len(self._steps) if self._steps is not None else 0
 
     def update(self, block: BodyBlock, ic_indices: Sequence[int] | np.ndarray = ()) -> list[StepSide]:
         self._append(block)
@@ -468,7 +509,8 @@ class SideStage:
             return
         if self._has_gyr is None:
             self._has_gyr = block.gyr is not None
-            self._signals = np.empty((0, 3 if self._has_gyr else 1))
+            self._tail_signals = np.empty((0, 3 if self._has_gyr else 1))
+            self._group_signals = self._tail_signals
         if (block.gyr is not None) != self._has_gyr:
             raise InputError(
                 "the gyroscope cannot appear or vanish mid-stream",
@@ -483,7 +525,15 @@ class SideStage:
                 found=str(block.start_index),
             )
         self._t = np.concatenate([self._t, block.t_s])
-        self._signals = np.concatenate([self._signals, side_channels(block.acc, block.gyr)])
+        t = np.concatenate([self._tail_t, block.t_s])
+        signals = np.concatenate([self._tail_signals, side_channels(block.acc, block.gyr)])
+        done = t.shape[0] // self._group * self._group
+        self._tail_t, self._tail_signals = t[done:], signals[done:]
+        if done:
+            mean_t, last_t, mean_signals = group_means(t[:done], signals[:done], self._group)
+            self._group_t = np.concatenate([self._group_t, mean_t])
+            self._group_last_t = np.concatenate([self._group_last_t, last_t])
+            self._group_signals = np.concatenate([self._group_signals, mean_signals])
 
     def _add_contacts(self, ics: np.ndarray) -> None:
         """Step time (median of the plausible intervals among the last ``median_of_steps`` contacts) and
@@ -492,8 +542,7 @@ class SideStage:
             return
         s = self.settings
         held = len(self._t)
-        last = self._last.index if self._last is not None else np.iinfo(np.int64).min
-        after = np.concatenate([[last], ics])
+        after = np.concatenate([[self._last_index], ics])
         unordered = ics <= after[:-1]
         inside = (self._start <= ics) & (ics < self._start + held) & self._started
         bad = np.flatnonzero(unordered | ~inside)
@@ -528,95 +577,112 @@ class SideStage:
         follows = (ends > 0) & (s.min_step_s <= latest) & (latest <= s.gap_factor * step_s)
         alternation = np.where(follows, s.alternation_prob, 0.5)
         self._recent_t.extend(t_ic.tolist())
-        new = zip(
-            ics.tolist(),
-            step_s.tolist(),
-            t_ic.tolist(),
-            alternation.tolist(),
-            (n_ok > 0).tolist(),
-            strict=True,
-        )
-        self._steps.extend(
-            _Step(index, step_i, t_i, alt_i, ok_i, s) for index, step_i, t_i, alt_i, ok_i in new
-        )
-        self._last = self._steps[-1]
+        self._last_index = int(ics[-1])
+        # no evidence without a gyroscope for a step time not measured or too short (see SideSettings)
+        usable = np.full(ics.size, bool(self._has_gyr)) | ((n_ok > 0) & (step_s >= s.acc_only_min_step_s))
+        live_before, live_after = s.live_window_steps
+        before = live_before * step_s
+        after_s = np.minimum(live_after * step_s, s.live_max_after_s)
+        half = s.stride_windows * 2.0 * step_s  # the same windows as SideSettings.window_s
+        n_sums = 6 + 5 * self._group_signals.shape[1]
+        new = _Steps.new(n_sums, ics, t_ic, step_s, alternation, usable, (before, after_s, half))
+        self._steps = new if self._steps is None else _Steps.concat(self._steps, new)
 
     def _evaluate(self, final: bool) -> None:
         """Evidence (live and smoothed) for each step whose samples up to the end of its window have
-        arrived, all such steps at once; then forget the samples no pending or future window can reach."""
-        s = self.settings
+        arrived, all such steps at once; then forget the samples no pending or future window can reach.
+
+        A step's smoothed window starts where its live window starts (``2T`` before the contact, with the
+        default settings) and ends later, so its sums are the live window's (kept from when the live side
+        was found) plus those of the rest ``[t + live_after_s, t + half_s)``: each sample is gathered
+        once per step. Either way a step's sums depend on its own samples only."""
+        st = self._steps
         t_end = float(self._t[-1]) if len(self._t) else -np.inf
+        if st is not None and len(st):
+            self._evidence(st, t_end, final)
+        s = self.settings
         pending_t = t_end
-        wanted: list[tuple[_Step, bool]] = []
-        steps = self._steps
-        done = True
-        for k in range(self._n_evaluated - self._n_forgotten, len(steps)):
-            st = steps[k]
-            for live in (True, False) if self.smoothed else (True,):
-                if (st.p_live if live else st.p_right) is not None:
-                    continue
-                if not final and t_end < st.t_s + (st.live_window if live else st.smoothed_window)[1]:
-                    pending_t = min(pending_t, st.t_s)
-                    done = False
-                    continue
-                wanted.append((st, live))
-            if done:
-                self._n_evaluated = k + 1 + self._n_forgotten
-        if wanted:
-            for (st, live), p in zip(wanted, self._evidence(wanted), strict=True):
-                if live:
-                    st.p_live = p
-                else:
-                    st.p_right = p
+        if st is not None:
+            waiting = np.isnan(st.p_live)
+            if self.smoothed:
+                waiting |= np.isnan(st.p_right)
+            if waiting.any():
+                pending_t = float(st.t_s[waiting][0])
         # a contact still to come may lie up to max_step_s back; its window reaches further back still
         horizon = min(pending_t, t_end - s.max_step_s) - self._reach_before * s.max_step_s
         drop = int(np.searchsorted(self._t, horizon)) if np.isfinite(horizon) else 0
         if drop > 0:
-            self._t, self._signals = self._t[drop:], self._signals[drop:]
+            self._t = self._t[drop:]
             self._start += drop
+            gone = int(np.searchsorted(self._group_last_t, horizon))
+            self._group_t, self._group_last_t = self._group_t[gone:], self._group_last_t[gone:]
+            self._group_signals = self._group_signals[gone:]
 
-    def _evidence(self, wanted: list[tuple[_Step, bool]]) -> list[float]:
-        """Each step's own ``p_right`` for its live or smoothed window (0.5 where there is nothing to go on:
-        no gyroscope and a step time not measured or too short, see :class:`SideSettings`)."""
+    def _evidence(self, st: _Steps, t_end: float, final: bool) -> None:
+        """``p_live`` and ``p_right`` of the steps whose windows are complete (0.5 where there is nothing
+        to go on: no gyroscope and a step time not measured or too short, see :class:`SideSettings`)."""
         s = self.settings
-        gyro = bool(self._has_gyr)
-        usable = [gyro or (st.measured and st.step_s >= s.acc_only_min_step_s) for st, _ in wanted]
-        out = [0.5] * len(wanted)
-        chosen = [i for i, ok in enumerate(usable) if ok]
-        if not chosen:
-            return out
-        steps = [wanted[i] for i in chosen]
-        windows = np.array([st.live_window if live else st.smoothed_window for st, live in steps])
-        cues = stride_phases(
-            self._t,
-            self._signals,
-            np.array([st.t_s for st, _ in steps]),
-            np.array([st.step_s for st, _ in steps]),
-            windows[:, 0],
-            windows[:, 1],
+        live = np.isnan(st.p_live)
+        smoothed = np.isnan(st.p_right) if self.smoothed else np.zeros(len(st), dtype=bool)
+        if not final:
+            live &= st.t_s + st.live_after_s <= t_end
+            smoothed &= st.t_s + st.half_s <= t_end
+        live, smoothed = np.flatnonzero(live), np.flatnonzero(smoothed)
+        if live.size + smoothed.size == 0:
+            return
+        st.p_live[live] = 0.5
+        st.p_right[smoothed] = 0.5
+        live, smoothed = live[st.usable[live]], smoothed[st.usable[smoothed]]
+        both = np.concatenate([live, smoothed])
+        t_ic = st.t_s[both]
+        # live: [t - before, t + live_after); smoothed: the rest of its window after the live one (shared)
+        # or [t - half, t + half)
+        rest_from = st.live_after_s[smoothed] if self._share else -st.half_s[smoothed]
+        from_s = t_ic + np.concatenate([-st.live_before_s[live], rest_from])
+        to_s = t_ic + np.concatenate([st.live_after_s[live], st.half_s[smoothed]])
+        count, sums = window_sums(
+            self._group_t, self._group_signals, t_ic, st.step_s[both], from_s, to_s, self._group_last_t
         )
-        p = _logistic(cues, s.weights_gyr if gyro else s.weights_acc_only).tolist()
-        for i, p_i in zip(chosen, p, strict=True):
-            out[i] = p_i
-        return out
+        st.live_count[live], st.live_sums[live] = count[: live.size], sums[: live.size]
+        if self._share:
+            count[live.size :] += st.live_count[smoothed]
+            sums[live.size :] += st.live_sums[smoothed]
+        weights = s.weights_gyr if self._has_gyr else s.weights_acc_only
+        p = _logistic(phases_from_sums(count, sums), weights)
+        st.p_live[live], st.p_right[smoothed] = p[: live.size], p[live.size :]
 
     def _commit_live(self) -> list[StepSide]:
         """Filter (forward only) every step whose live evidence is in, in order."""
-        out: list[StepSide] = []
-        steps = self._steps
-        while self._n_live - self._n_forgotten < len(steps):
-            st = steps[self._n_live - self._n_forgotten]
-            if st.p_live is None:
-                break
-            self._live_right = _filter_right(self._live_right, st.p_live, st.alternation)
-            out.append(self._side(st, self._live_right, st.p_live))
-            self._n_live += 1
-        return out
+        st = self._steps
+        if st is None:
+            return []
+        first = self._n_live - self._n_forgotten
+        waiting = np.flatnonzero(np.isnan(st.p_live[first:]))
+        last = first + int(waiting[0]) if waiting.size else len(st)
+        if last == first:
+            return []
+        post = []
+        right = self._live_right
+        for p_j, a_j in zip(st.p_live[first:last].tolist(), st.alternation[first:last].tolist(), strict=True):
+            right = _filter_right(right, p_j, a_j)
+            post.append(right)
+        self._live_right = right
+        self._n_live += last - first
+        return self._sides(st, slice(first, last), np.array(post), st.p_live[first:last])
 
-    def _side(self, st: _Step, post: float, evidence: float) -> StepSide:
-        conf = max(post, 1.0 - post)
-        side = "?" if conf < self.settings.unsure_below else ("R" if post >= 0.5 else "L")
-        return StepSide(st.index, st.t_s, side, post, conf, evidence)
+    def _sides(self, st: _Steps, at: slice, post: FloatArray, evidence: FloatArray) -> list[StepSide]:
+        conf = np.maximum(post, 1.0 - post)
+        side = np.where(conf < self.settings.unsure_below, "?", np.where(post >= 0.5, "R", "L"))
+        rows = zip(
+            st.index[at].tolist(),
+            st.t_s[at].tolist(),
+            side.tolist(),
+            post.tolist(),
+            conf.tolist(),
+            evidence.tolist(),
+            strict=True,
+        )
+        return [StepSide(*row) for row in rows]
 
     def _commit_both(self, final: bool) -> list[StepSide]:
         live = self._commit_live()
@@ -625,42 +691,97 @@ class SideStage:
         keep_from = self._n_live
         if self.smoothed:
             keep_from = min(keep_from, max(0, self._n_smoothed - self.settings.history_steps))
-        while self._n_forgotten < keep_from:
-            self._steps.popleft()
-            self._n_forgotten += 1
+        if keep_from > self._n_forgotten and self._steps is not None:
+            self._steps = self._steps.since(keep_from - self._n_forgotten)
+            self._n_forgotten = keep_from
         return live
 
     def _commit_smoothed(self, final: bool) -> list[StepSide]:
         """Forward–backward over ``history_steps`` before and ``look_ahead_steps`` after each step, all
         committable steps at once."""
         s = self.settings
-        steps = self._steps
-        n_ready = self._n_smoothed - self._n_forgotten
-        while n_ready < len(steps) and steps[n_ready].p_right is not None:
-            n_ready += 1
+        st = self._steps
+        if st is None:
+            return []
         first = self._n_smoothed - self._n_forgotten
+        waiting = np.flatnonzero(np.isnan(st.p_right[first:]))
+        n_ready = first + int(waiting[0]) if waiting.size else len(st)
         last = n_ready if final else n_ready - s.look_ahead_steps
         if last <= first:
             return []
         # run of step i: steps i - history … i + look_ahead, as a row centred at column history_steps
         h, a = s.history_steps, s.look_ahead_steps
-        base = max(0, first - h)
-        run = list(steps)[base:n_ready]
-        p = [st.p_right for st in run]
-        alt = [st.alternation for st in run]
         width = h + 1 + a
         centres = np.arange(first, last)
-        cols = centres[:, None] - h + np.arange(width)[None, :]  # step positions in the deque
+        cols = centres[:, None] - h + np.arange(width)[None, :]  # step positions in the held arrays
         inside = (cols >= 0) & (cols < n_ready)
-        at = np.clip(cols - base, 0, len(p) - 1)
-        p_runs = np.where(inside, np.asarray(p, dtype=np.float64)[at], 0.5)
-        alt_runs = np.where(inside, np.asarray(alt)[at], 0.5)
+        at = np.clip(cols, 0, n_ready - 1)
+        p_runs = np.where(inside, st.p_right[at], 0.5)
+        alt_runs = np.where(inside, st.alternation[at], 0.5)
         lo = np.maximum(0, h - centres)
         hi = np.minimum(width, h + (n_ready - centres))
-        post = centred_posteriors(p_runs, alt_runs, lo, hi, np.full(centres.shape[0], h)).tolist()
-        out = [
-            self._side(steps[i], post_i, float(steps[i].p_right or 0.5))
-            for i, post_i in zip(centres.tolist(), post, strict=True)
-        ]
+        post = centred_posteriors(p_runs, alt_runs, lo, hi, np.full(centres.shape[0], h))
         self._n_smoothed = last + self._n_forgotten
-        return out
+        return self._sides(st, slice(first, last), post, st.p_right[first:last])
+
+
+@dataclass
+class _Steps:
+    """The held steps as columns (see :class:`SideStage`)."""
+
+    index: NDArray[np.int64]
+    t_s: FloatArray
+    step_s: FloatArray
+    alternation: FloatArray
+    usable: NDArray[np.bool_]
+    """Whether the cues may be used (always with a gyroscope; see ``acc_only_min_step_s``)."""
+    live_before_s: FloatArray
+    live_after_s: FloatArray
+    half_s: FloatArray
+    """Seconds before/after the contact of the evidence windows (:meth:`SideSettings.window_s`)."""
+    p_live: FloatArray
+    p_right: FloatArray
+    """Each step's own evidence for the live and the smoothed side (``nan`` until computed)."""
+    live_count: FloatArray
+    live_sums: FloatArray
+    """The live window's :func:`window_sums`: the start of the smoothed window (see ``_evaluate``)."""
+
+    @classmethod
+    def new(
+        cls,
+        n_sums: int,
+        index: NDArray[np.int64],
+        t_s: FloatArray,
+        step_s: FloatArray,
+        alternation: FloatArray,
+        usable: NDArray[np.bool_],
+        windows_s: tuple[FloatArray, FloatArray, FloatArray],
+    ) -> _Steps:
+        """New steps, nothing computed yet; ``windows_s``: live before, live after, smoothed half-width."""
+        n = t_s.shape[0]
+        nan = np.full(n, np.nan)
+        before, after, half = windows_s
+        return cls(
+            index,
+            t_s,
+            step_s,
+            alternation,
+            usable,
+            before,
+            after,
+            half,
+            nan,
+            nan.copy(),
+            np.zeros(n),
+            np.zeros((n, n_sums)),
+        )
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @classmethod
+    def concat(cls, a: _Steps, b: _Steps) -> _Steps:
+        return cls(*(np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(cls)))
+
+    def since(self, k: int) -> _Steps:
+        return _Steps(*(getattr(self, f.name)[k:] for f in fields(self)))
