@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 from imu.errors import InputError
 from imu.gait.body_block import BodyBlock
-from imu.gait.bouts import OTHER, RUNNING, WALKING, ActivityBouts, BoutSettings, BoutTable, within_bouts
+from imu.gait.bouts import (
+    OTHER,
+    RUNNING,
+    WALKING,
+    ActivityBouts,
+    BoutSettings,
+    BoutTable,
+    window_features,
+    within_bouts,
+)
 from imu.gait.contact_table import ContactTable
 from imu.gait.running import RunningContacts
 from imu.gait.walking import WalkingContacts
@@ -124,6 +133,51 @@ def test_non_contiguous_blocks_are_refused() -> None:
     stage.update(STITCHED.slice(0, 100))
     with pytest.raises(InputError, match="contiguous"):
         stage.update(STITCHED.slice(150, 300))
+
+
+def plain_features(x: np.ndarray, rate_hz: float, cell: int) -> tuple[float, float, float]:
+    """The cues of one window by their definitions, in floating point (the stage uses exact integer sums)."""
+    s = BoutSettings()
+    m = round(s.flight_smooth_s * rate_hz)
+    smooth = np.convolve(x, np.ones(m) / m, mode="valid")
+    c = x[: x.shape[0] // cell * cell].reshape(-1, cell).sum(axis=1)
+    c = c - c.mean()
+    rate_c = rate_hz / cell
+    best = -1.0
+    for lag in range(int(np.ceil(rate_c / s.step_band_hz[1])), int(rate_c / s.step_band_hz[0]) + 1):
+        head, tail = c[:-lag], c[lag:]
+        best = max(best, float(head @ tail / np.sqrt((head @ head) * (tail @ tail))))
+    return float(x.std()), best, float(np.mean(smooth < s.flight_g))
+
+
+@pytest.mark.parametrize("cell", [1, 2, 5])
+def test_window_features_are_the_plain_definitions(cell: int) -> None:
+    """Movement, periodicity and flight of windows as their definitions give them (up to the rounding of
+    a_v to 3e-5 g), for windows of different lengths and starts."""
+    x = STITCHED.acc[:, 1] / 9.80665
+    lo = np.array([1000, 1500, 3000, 4000, 5000])
+    hi = lo + np.array([500, 400, 500, 300, 500])
+    found = window_features(x, lo, hi, RATE_HZ, BoutSettings(), cell)
+    for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        sd_g, periodicity, flight = plain_features(x[a:b], RATE_HZ, cell)
+        assert found.sd_g[i] == pytest.approx(sd_g, abs=1e-4)
+        assert found.periodicity[i] == pytest.approx(periodicity, abs=1e-3)
+        assert found.flight_fraction[i] == pytest.approx(flight, abs=0.01)
+    assert found.flight_fraction[3] > 0.1 and found.periodicity[2] > 0.5  # running and walking are in
+
+
+def test_a_non_finite_sample_makes_its_windows_other() -> None:
+    acc = STITCHED.acc.copy()
+    acc[2400, 1] = np.nan  # inside the walk
+    block = BodyBlock(STITCHED.t_s, acc, None, 0)
+    found = bouts(block)
+    assert found.kind.tolist() == [OTHER, WALKING, OTHER, WALKING, RUNNING, OTHER]
+    hole = found.kind == OTHER
+    assert np.any(hole & (found.start_index <= 2400) & (found.end_index > 2400))  # the window reach: ±2.5 s
+    assert np.all(found.end_index[hole][1] - found.start_index[hole][1] <= 2.5 * RATE_HZ)
+    stage = ActivityBouts(RATE_HZ)
+    streamed = BoutTable.concat([*(stage.update(b) for b in block.chunks([700] * 10)), stage.flush()])
+    assert streamed.equals(found)
 
 
 def test_look_ahead_is_fixed_and_documented() -> None:
