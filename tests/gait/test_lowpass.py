@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.signal import firwin
 
 from imu.errors import InputError
-from imu.gait.lowpass import INPUT_LIMIT, LinearPhaseLowPass
+from imu.gait.lowpass import INPUT_LIMIT, TAP_BITS, LinearPhaseLowPass, windowed_sinc
 
 
 def chunked(lp: LinearPhaseLowPass, x: np.ndarray, sizes: list[int]) -> np.ndarray:
@@ -42,6 +42,19 @@ def test_matches_the_floating_point_convolution() -> None:
     ref = np.convolve(np.concatenate([np.full(40, x[0]), x]), taps, mode="valid")
     assert np.max(np.abs(y - ref)) < 1e-5 * np.max(np.abs(x))
     assert np.max(np.abs(y - ref)) > 0  # rounded, not the same arithmetic
+
+
+@pytest.mark.parametrize("rate_hz", [50.0, 100.0, 128.0, 200.0, 208.0, 500.0])
+def test_taps_are_the_window_method_as_firwin_designs_it(rate_hz: float) -> None:
+    """The numpy design gives scipy.signal.firwin's taps (Hamming window, unit gain at 0 Hz) to rounding,
+    and the same integer taps once rounded to 2**-TAP_BITS."""
+    for length_s in (0.1, 0.3, 0.6):
+        length = max(3, round(length_s * rate_hz) | 1)
+        for cutoff_hz in np.linspace(0.5, 0.45 * rate_hz, 25):
+            ours = windowed_sinc(length, cutoff_hz / (rate_hz / 2))
+            ref = firwin(length, cutoff_hz, fs=rate_hz)
+            assert np.max(np.abs(ours - ref)) < 1e-14
+            assert np.array_equal(np.rint(ours * 2.0**TAP_BITS), np.rint(ref * 2.0**TAP_BITS))
 
 
 def test_delay_and_gain() -> None:
