@@ -200,25 +200,25 @@ def window_sums(
     n_use = count[use]
     first = np.concatenate([[0], np.cumsum(n_use)[:-1]])
     rows = np.arange(int(n_use.sum())) + np.repeat(lo[use] - first, n_use)
-    products = np.empty((rows.shape[0], sums.shape[1]))
-    tau = np.subtract(t_s[rows], np.repeat(t_ic_s[use], n_use), out=products[:, 0])
-    np.multiply(tau, tau, out=products[:, 1])
+    # one contiguous row per product (rows: τ, τ², cos, sin, τ·cos, τ·sin, then x, τx, x·cos, x·sin, x²
+    # per column), written in place
+    products = np.empty((sums.shape[1], rows.shape[0]))
+    tau = np.subtract(t_s[rows], np.repeat(t_ic_s[use], n_use), out=products[0])
+    np.multiply(tau, tau, out=products[1])
     phase = np.multiply(tau, np.pi)
     phase /= np.repeat(step_s[use], n_use)
-    cos = np.cos(phase, out=products[:, 2])
-    sin = np.sin(phase, out=products[:, 3])
-    np.multiply(tau, cos, out=products[:, 4])
-    np.multiply(tau, sin, out=products[:, 5])
-    x_all = signals[rows]
-    for j in range(n_cols):
-        c = 6 + 5 * j
-        x = products[:, c]
-        x[:] = x_all[:, j]
-        np.multiply(tau, x, out=products[:, c + 1])
-        np.multiply(cos, x, out=products[:, c + 2])
-        np.multiply(sin, x, out=products[:, c + 3])
-        np.multiply(x, x, out=products[:, c + 4])
-    sums[use] = np.add.reduceat(products, first, axis=0)
+    cos = np.cos(phase, out=products[2])
+    sin = np.sin(phase, out=products[3])
+    np.multiply(tau, cos, out=products[4])
+    np.multiply(tau, sin, out=products[5])
+    per_column = products[6:].reshape(n_cols, 5, rows.shape[0])
+    x = per_column[:, 0]
+    x[:] = signals[rows].T
+    np.multiply(tau, x, out=per_column[:, 1])
+    np.multiply(cos, x, out=per_column[:, 2])
+    np.multiply(sin, x, out=per_column[:, 3])
+    np.multiply(x, x, out=per_column[:, 4])
+    sums[use] = np.add.reduceat(products, first, axis=1).T
     return count.astype(np.float64), sums
 
 
@@ -232,22 +232,22 @@ def phases_from_sums(count: FloatArray, sums: FloatArray) -> FloatArray:
     use = np.flatnonzero(count >= _MIN_SAMPLES)
     if use.size == 0:
         return out
-    n, s = count[use], sums[use]
-    s_tau, s_tau2, s_cos, s_sin, s_tau_cos, s_tau_sin = s[:, :6].T
+    s = sums[use]
+    n = count[use][:, None]
+    s_tau, s_tau2, s_cos, s_sin, s_tau_cos, s_tau_sin = (s[:, k : k + 1] for k in range(6))
+    s_x, s_tau_x, s_cos_x, s_sin_x, s_x2 = (s[:, 6 + k :: 5] for k in range(5))  # (windows, columns) each
+    # least-squares line x ≈ a + b τ per column, then sums of the residual r = x - a - b τ
     tau_mean = s_tau / n
-    for j in range(n_cols):
-        s_x, s_tau_x, s_cos_x, s_sin_x, s_x2 = s[:, 6 + 5 * j : 11 + 5 * j].T
-        # least-squares line x ≈ a + b τ, then sums of the residual r = x - a - b τ
-        slope = (s_tau_x - tau_mean * s_x) / (s_tau2 - tau_mean * s_tau)
-        offset = s_x / n - slope * tau_mean
-        r_cos = s_cos_x - offset * s_cos - slope * s_tau_cos
-        r_sin = s_sin_x - offset * s_sin - slope * s_tau_sin
-        r2 = s_x2 - offset * s_x - slope * s_tau_x
-        # a residual at the rounding level of Σx² is no signal (a constant channel)
-        signal = r2 > _RESIDUAL_FLOOR * s_x2
-        sd = np.sqrt(np.where(signal, r2, 1.0) / n)
-        out[use, 2 * j] = np.where(signal, r_cos / n / sd, 0.0)
-        out[use, 2 * j + 1] = np.where(signal, r_sin / n / sd, 0.0)
+    slope = (s_tau_x - tau_mean * s_x) / (s_tau2 - tau_mean * s_tau)
+    offset = s_x / n - slope * tau_mean
+    r_cos = s_cos_x - offset * s_cos - slope * s_tau_cos
+    r_sin = s_sin_x - offset * s_sin - slope * s_tau_sin
+    r2 = s_x2 - offset * s_x - slope * s_tau_x
+    # a residual at the rounding level of Σx² is no signal (a constant channel)
+    signal = r2 > _RESIDUAL_FLOOR * s_x2
+    sd = np.sqrt(np.where(signal, r2, 1.0) / n)
+    out[use, 0::2] = np.where(signal, r_cos / n / sd, 0.0)
+    out[use, 1::2] = np.where(signal, r_sin / n / sd, 0.0)
     return out
 
 
@@ -362,44 +362,34 @@ def centred_posteriors(
     backward, both sides equally likely before ``lo``), for rows of ``p_right`` and ``alternation`` (runs,
     L); ``alternation[k, j]`` is P(step j is the other side of j - 1).
 
-    The forward and the backward messages are products of 2×2 matrices ``T(a_j) · diag(1 - p_j, p_j)``,
-    identities outside their range, multiplied pairwise in a tree (a few batched products for all runs).
+    The forward message (left, right) runs from ``lo`` to the centre and the backward one from ``hi - 1``
+    down to the step after it, one step (column) at a time for all runs together; outside its range a step
+    leaves the message as it is. Unnormalised: a run is a few steps of probabilities, far from underflow.
     """
     length = p_right.shape[1]
-    pos = np.arange(length)[None, :]
-    forward = (pos >= lo[:, None]) & (pos <= centre[:, None])
-    backward = (pos > centre[:, None]) & (pos < hi[:, None])
+    pos = np.arange(length)[:, None]
+    lo, hi, centre = lo[None, :], hi[None, :], centre[None, :]
+    p = p_right.T
     # the transition into step j: none at the first step of a run
-    a = np.where(pos > lo[:, None], alternation, 0.0)
+    a = np.where(pos > lo, alternation.T, 0.0)
 
-    def factors(active: np.ndarray) -> tuple[FloatArray, ...]:
-        aa = np.where(active, a, 0.0)
-        e1 = np.where(active, p_right, 1.0)
-        e0 = np.where(active, 1.0 - p_right, 1.0)
-        return _tree_product(((1.0 - aa) * e0, aa * e1, aa * e0, (1.0 - aa) * e1))
+    def factors(active: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """(stay, switch, evidence left, evidence right) per step; 1, 0, 1, 1 (no change) where inactive."""
+        switch = np.where(active, a, 0.0)
+        return 1.0 - switch, switch, np.where(active, 1.0 - p, 1.0), np.where(active, p, 1.0)
 
-    f00, f01, f10, f11 = factors(forward)
-    b00, b01, b10, b11 = factors(backward)
-    left = (f00 + f10) * (b00 + b01)  # [½, ½] · Π_forward (the ½ cancels), times Π_backward · [1, 1]
-    right = (f01 + f11) * (b10 + b11)
-    out: FloatArray = right / (left + right)
+    stay, switch, e0, e1 = factors((pos >= lo) & (pos <= centre))
+    f0 = f1 = np.ones(p.shape[1])
+    for j in range(int(lo.min()), int(centre.max()) + 1):
+        f0, f1 = (f0 * stay[j] + f1 * switch[j]) * e0[j], (f0 * switch[j] + f1 * stay[j]) * e1[j]
+    stay, switch, e0, e1 = factors((pos > centre) & (pos < hi))
+    b0 = b1 = np.ones(p.shape[1])
+    for j in range(int(hi.max()) - 1, int(centre.min()), -1):
+        x0, x1 = e0[j] * b0, e1[j] * b1
+        b0, b1 = stay[j] * x0 + switch[j] * x1, switch[j] * x0 + stay[j] * x1
+    right = f1 * b1
+    out: FloatArray = right / (f0 * b0 + right)
     return out
-
-
-def _tree_product(f: tuple[FloatArray, FloatArray, FloatArray, FloatArray]) -> tuple[FloatArray, ...]:
-    """The ordered product ``F[:, 0] @ F[:, 1] @ …`` of 2×2 matrices given by their entries (``f00, f01,
-    f10, f11``, each (runs, L)), multiplied pairwise in a tree, written out entry by entry."""
-    f00, f01, f10, f11 = f
-    while f00.shape[1] > 1:
-        if f00.shape[1] % 2:
-            one, zero = np.ones((f00.shape[0], 1)), np.zeros((f00.shape[0], 1))
-            f00, f01 = np.hstack([f00, one]), np.hstack([f01, zero])
-            f10, f11 = np.hstack([f10, zero]), np.hstack([f11, one])
-        a00, a01, a10, a11 = f00[:, 0::2], f01[:, 0::2], f10[:, 0::2], f11[:, 0::2]
-        b00, b01, b10, b11 = f00[:, 1::2], f01[:, 1::2], f10[:, 1::2], f11[:, 1::2]
-        f00, f01 = a00 * b00 + a01 * b10, a00 * b01 + a01 * b11
-        f10, f11 = a10 * b00 + a11 * b10, a10 * b01 + a11 * b11
-    return f00[:, 0], f01[:, 0], f10[:, 0], f11[:, 0]
 
 
 def posterior_right(p_right: FloatArray, alternation: FloatArray) -> FloatArray:
@@ -661,10 +651,14 @@ class SideStage:
         last = first + int(waiting[0]) if waiting.size else len(st)
         if last == first:
             return []
-        post = []
-        right = self._live_right
-        for p_j, a_j in zip(st.p_live[first:last].tolist(), st.alternation[first:last].tolist(), strict=True):
-            right = _filter_right(right, p_j, a_j)
+        p, alternation = st.p_live[first:last].tolist(), st.alternation[first:last].tolist()
+        right = _filter_right(self._live_right, p[0], alternation[0])
+        post = [right]
+        for p_j, a_j in zip(p[1:], alternation[1:], strict=True):  # _filter_right, written out (faster)
+            prior_right = (1.0 - right) * a_j + right * (1.0 - a_j)
+            prior_left = (1.0 - right) * (1.0 - a_j) + right * a_j
+            r = p_j * prior_right
+            right = r / ((1.0 - p_j) * prior_left + r)
             post.append(right)
         self._live_right = right
         self._n_live += last - first
@@ -673,16 +667,8 @@ class SideStage:
     def _sides(self, st: _Steps, at: slice, post: FloatArray, evidence: FloatArray) -> list[StepSide]:
         conf = np.maximum(post, 1.0 - post)
         side = np.where(conf < self.settings.unsure_below, "?", np.where(post >= 0.5, "R", "L"))
-        rows = zip(
-            st.index[at].tolist(),
-            st.t_s[at].tolist(),
-            side.tolist(),
-            post.tolist(),
-            conf.tolist(),
-            evidence.tolist(),
-            strict=True,
-        )
-        return [StepSide(*row) for row in rows]
+        columns = st.index[at], st.t_s[at], side, post, conf, evidence
+        return list(map(StepSide, *(c.tolist() for c in columns)))
 
     def _commit_both(self, final: bool) -> list[StepSide]:
         live = self._commit_live()
