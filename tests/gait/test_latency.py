@@ -1,32 +1,44 @@
 """Live latency: every step's figures (contact times, impact, loading rate, side and its confidence, all in
-the body frame) must be final within 0.5 s of the step's toe-off, fed one small block at a time.
+the body frame) must be final within 0.5 s of the step's toe-off, fed one small block at a time: every step,
+the first steps of a bout included.
 
-Measured on a simulated run (208 Hz, random mounting, standing start) as a live session sees it: the
-latency of a step is the time of the last sample fed when its row came out minus its toe-off time
-(``to_t_s`` of the contact table).
+The latency of a step is the time of the last sample fed when its row came out minus its toe-off time.
 
 - ``test_stages_meet_the_live_target``: frame → running contacts → live side, chained directly (the stages
-  this target is about). Must hold for every step.
-- ``test_pipeline_meets_the_live_target``: the same through :class:`imu.gait.pipeline.GaitPipeline`, for
-  the steps of the running bout once its kind is confirmed (the bout in progress is running): the pipeline
-  decides each contact ``ic_reach_samples`` after its IC with the kind in force. The first steps of the
-  bout, before the bout stage has confirmed running, wait for the final kind: within the pipeline's
-  ``look_ahead_s``, never retracted.
+  this target is about), on a simulated run (208 Hz, random mounting, standing start).
+- ``test_pipeline_meets_the_live_target``: the same run through :class:`imu.gait.pipeline.GaitPipeline`:
+  every step, from the first one after standing, within its detector's due delay (its kind decided on its
+  own window while the bout stage has not confirmed running yet).
+- ``test_real_running_meets_the_live_target``: the bundled alcantara2022 treadmill trials (5 s each, so the
+  bout stage never confirms running before the trial ends: every step is a first step of its bout).
+- ``test_real_walking_meets_the_live_target``: voisard2023 walks (100 Hz, lost packets); walking toe-off is
+  not detected at L5, so each step is timed against its labelled toe-off (the first toe-off of the same
+  foot after the labelled initial contact it matches). The detectors count their delay in samples, so
+  where many packets are lost a step comes out later in time: on all 24 test-subject walks (6-1 … 9-6) 716
+  of 720 matched steps met the target; three that did not lie in 7-3's stretch with a 0.65 s hole and
+  ≈ 20 % of packets lost, one matches a toe-off labelled 0.09 s after its contact. The trials here were
+  chosen before measuring (one per subject 6, 7, 9).
 """
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from imu.gait.contact_table import ContactTable
 from imu.gait.frame import BodyFrameStage
+from imu.gait.pipeline import GaitPipeline, StepTable
 from imu.gait.running import RunningContacts
 from imu.gait.sides import SideStage
-from imu.samples import SampleBlock
+from imu.samples import FloatArray, SampleBlock
 from imu.sim.runner import RunnerSettings, SimulatedRun, simulate_run
+
+BUNDLED_ALCANTARA = Path(__file__).resolve().parents[2] / "recordings" / "alcantara2022_sacral_running"
+BUNDLED_ALCANTARA = BUNDLED_ALCANTARA / "Accelerometer_one_sub.csv"
+VOISARD = "voisard2023_L5_walking_subjects01-09/GaitData"
 
 TARGET_S = 0.5
 """The issue's target: a step's figures are final within this of its toe-off."""
@@ -76,24 +88,64 @@ def test_stages_meet_the_live_target(block_size: int, seconds: float) -> None:
     assert min(contact_latency.values()) >= 0.0
 
 
-def test_pipeline_meets_the_live_target() -> None:
-    from imu.gait.pipeline import GaitPipeline
+def pipeline_latencies(
+    samples: SampleBlock, rate_hz: float, block_size: int = 8
+) -> tuple[StepTable, FloatArray]:
+    """Feed ``block_size`` samples at a time through the pipeline: the step rows that came out during the
+    stream, and the time of the last sample fed when each came out."""
+    pipeline = GaitPipeline(rate_hz, samples.has_gyr)
+    tables, out_t = [], []
+    for block in samples.chunks([block_size] * (len(samples) // block_size)):
+        steps = pipeline.update(block).steps
+        tables.append(steps)
+        out_t += [float(block.t_s[-1])] * len(steps)
+    return StepTable.concat(tables), np.array(out_t)
 
+
+def test_pipeline_meets_the_live_target() -> None:
     run = live_run()
     samples = run.samples.slice(0, round(30.0 * run.rate_hz))
-    pipeline = GaitPipeline(run.rate_hz, samples.has_gyr)
-    confirmed_s = np.inf  # when the bout in progress was first a running bout
-    steady: list[float] = []
-    waited: list[float] = []
-    for block in samples.chunks([8] * (len(samples) // 8)):
-        steps = pipeline.update(block).steps
-        now = float(block.t_s[-1])
-        for to_t in steps.to_t_s.tolist():
-            (steady if to_t >= confirmed_s else waited).append(now - to_t)
-        open_bout = pipeline.bouts.open_bout
-        if open_bout is not None and open_bout[0] == "running":
-            confirmed_s = min(confirmed_s, now)
-    assert len(steady) >= 50 and np.all(np.isfinite(steady))
-    assert max(steady) <= TARGET_S, max(steady)
-    assert max(steady) <= pipeline.steady_delay_s["running"] + 8 / run.rate_hz
-    assert 0 < len(waited) <= 10 and max(waited) <= pipeline.look_ahead_s
+    steps, out_t = pipeline_latencies(samples, run.rate_hz)
+    latency = out_t - steps.to_t_s
+    assert len(steps) >= (30.0 - 5.0) / 0.4 and np.all(steps.gait == "running")
+    assert np.all(np.isfinite(latency)) and latency.min() >= 0.0
+    assert latency.max() <= TARGET_S, latency.max()
+    # every step, the first ones of the bout included, comes out its detector's due delay after its IC
+    due_s = GaitPipeline(run.rate_hz, True).steady_delay_s["running"]
+    assert np.all(out_t - steps.t_s <= due_s + 8 / run.rate_hz)
+
+
+@pytest.mark.parametrize("trial", range(1, 32, 3))
+def test_real_running_meets_the_live_target(trial: int) -> None:
+    from imu.io.load import load_recordings
+
+    rec = load_recordings(f"{BUNDLED_ALCANTARA}#{trial}")[0]
+    steps, out_t = pipeline_latencies(rec.samples, rec.rate_hz)
+    latency = out_t - steps.to_t_s
+    # ≈ 13 steps in a 5 s trial at ≥ 160 spm; the first ≈ 2.5 s fill the bout stage's window
+    assert len(steps) >= 4 and np.all(steps.gait == "running")
+    assert np.all(np.isfinite(latency)) and latency.max() <= TARGET_S, latency.max()
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("trial", ["6-1", "7-2", "9-3"])
+def test_real_walking_meets_the_live_target(shared_data: Path, trial: str) -> None:
+    from imu.io.load import load_recording
+
+    rec = load_recording(shared_data / VOISARD / f"{trial}_lb.txt")
+    steps, out_t = pipeline_latencies(rec.samples, rec.rate_hz)
+    walking = steps.gait == "walking"
+    assert walking.sum() >= 10 and walking.mean() > 0.9
+    events = rec.truth["events"]
+    ic = events[events["event"] == "IC"]
+    to = events[events["event"] == "TO"]
+    late = []
+    for t_s, done_s in zip(steps.t_s[walking].tolist(), out_t[walking].tolist(), strict=True):
+        k = int(np.argmin(np.abs(ic["t_s"].to_numpy() - t_s)))
+        if abs(ic["t_s"].iloc[k] - t_s) > 0.1:
+            continue  # no labelled contact to time it against
+        foot_to = to["t_s"][(to["foot"] == ic["foot"].iloc[k]) & (to["t_s"] > ic["t_s"].iloc[k])]
+        if len(foot_to):
+            late.append(done_s - float(foot_to.min()))
+    assert len(late) >= 0.8 * walking.sum()
+    assert max(late) <= TARGET_S, max(late)

