@@ -321,7 +321,7 @@ def test_strides_across_a_gap_or_after_it_uncorrected_are_not_settled_and_the_re
         assert not settled[(t0 < a) & (t1 >= b)].any()
     between = (t1 >= 70.15) & (t0 < 72.0)
     assert between.sum() >= 5 and not settled[between].any()
-    rest = t0 > 10.0
+    rest = t0 > 20.0  # the frame's own settling (reference confidence) is not what this test is about
     for a, b in GAPS_S:
         rest &= (t1 < a) | (t0 >= b)
     rest &= ~between
