@@ -64,8 +64,9 @@ the stride is missing), or when a sample of the stride lies where the attitude c
 error (another gap within ``anchor_s``; see :mod:`imu.gait.attitude`). Strides after a gap whose error the
 attitude measured (once ``anchor_s`` of post-gap data levelled it again) are corrected by that measurement
 and settled; until then they are held back. The per-minute figures (:mod:`imu.aggregates`) use settled
-strides only. On the simulated runner (report seeds, 30 min) that leaves out 5 % of the strides at 1 %
-loss in bursts, 17 % at 3 % (30 % and 62 % when every stride within the re-anchoring was left out).
+strides only. On the simulated runner (worst of the report seeds, 30 min) that leaves out 7 % of the
+strides at 1 % loss in bursts, 26 % at 3 % (30 % and 62 % when every stride until the re-anchoring was left
+out).
 
 Streaming
 =========
