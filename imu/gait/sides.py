@@ -556,13 +556,14 @@ class SideStage:
         d = intervals[np.clip(at, 0, None)] if intervals.size else np.zeros(at.shape)
         plausible = (at >= 0) & (s.min_step_s <= d) & (d <= s.max_step_s)
         n_ok = plausible.sum(axis=1)
-        # sorted, the implausible ones last; a column of inf so the picks below exist when none is plausible
-        ok = np.sort(np.column_stack([np.where(plausible, d, np.inf), np.full(ics.size, np.inf)]), axis=1)
-        mid = n_ok // 2
-        upper = np.take_along_axis(ok, mid[:, None], axis=1)[:, 0]
-        lower = np.take_along_axis(ok, np.maximum(mid - 1, 0)[:, None], axis=1)[:, 0]
-        step_s = np.where(n_ok % 2 == 1, upper, (lower + upper) / 2)
-        step_s = np.where(n_ok > 0, step_s, s.default_step_s)
+        # sorted, the implausible ones last (inf); the median is the mean of the middle two (one if odd)
+        ok = np.sort(np.where(plausible, d, np.inf), axis=1)
+        row = np.arange(ics.size)
+        if s.median_of_steps:
+            middle = (ok[row, np.maximum(n_ok - 1, 0) // 2] + ok[row, n_ok // 2]) / 2
+        else:
+            middle = np.full(ics.size, s.default_step_s)
+        step_s = np.where(n_ok > 0, middle, s.default_step_s)
         latest = intervals[np.maximum(ends - 1, 0)] if intervals.size else np.zeros(ics.size)
         follows = (ends > 0) & (s.min_step_s <= latest) & (latest <= s.gap_factor * step_s)
         alternation = np.where(follows, s.alternation_prob, 0.5)

@@ -258,10 +258,10 @@ def test_batched_evidence_matches_one_step_at_a_time_and_a_plain_fit() -> None:
         np.testing.assert_allclose(one, expected, rtol=1e-9, atol=1e-12)
 
 
-def test_windows_sharing_their_rows_match_each_window_alone() -> None:
-    """Adjacent windows of one step that start at the same sample (a step's live and smoothed windows) share
-    their gathered rows, each a prefix of the longest: every result equals its window computed alone, bit
-    for bit, whichever of them is the longest and whether or not a neighbour shares."""
+def test_windows_batched_together_match_each_window_alone() -> None:
+    """Overlapping windows of one step (a step's live and smoothed windows, and others) computed in one
+    batch: every result equals its window computed alone, bit for bit (each window's sums run over its own
+    rows only)."""
     from imu.gait.sides import side_channels, stride_phases
 
     body, ics, _ = body_and_contacts(10.0)
@@ -296,3 +296,42 @@ def test_smoothed_posteriors_match_a_normalised_forward_backward() -> None:
         bwd[j] /= bwd[j].sum()
     post = fwd * bwd
     np.testing.assert_allclose(posterior_right(p, alt), post[:, 1] / post.sum(axis=1), rtol=1e-12)
+
+
+def test_group_means_are_anchored_at_the_first_sample() -> None:
+    """The evidence runs on means of ``group_size`` consecutive samples from the stream's first sample; a
+    shorter rest waits for more samples (so the groups, hence the bits, do not depend on the chunking)."""
+    from imu.gait.sides import SideSettings, group_means
+
+    t = np.arange(11) * 0.01
+    signals = np.column_stack([np.arange(11.0), -np.arange(11.0)])
+    mean_t, last_t, mean_signals = group_means(t, signals, 4)
+    np.testing.assert_allclose(mean_t, [0.015, 0.055])
+    np.testing.assert_array_equal(last_t, [t[3], t[7]])
+    np.testing.assert_allclose(mean_signals, [[1.5, -1.5], [5.5, -5.5]])
+    assert SideSettings().group_size(208.0) == 8 and SideSettings().group_size(100.0) == 4
+    assert SideSettings().group_size(20.0) == 1
+
+
+def test_stage_evidence_is_the_stride_phase_of_the_whole_window() -> None:
+    """The stage finds a step's smoothed sums as its live window's plus the rest's; its evidence equals the
+    logistic of :func:`step_cues` over the whole window (what ``--tune`` fits) to rounding, live and
+    smoothed."""
+    from imu.gait.sides import SideSettings, step_cues
+
+    body, ics, _ = body_and_contacts(20.0, step_s=0.45)
+    s = SideSettings()
+    stage = SideStage(RATE_HZ, s, smoothed=True)
+    live = stage.update(body, ics) + stage.flush()
+    smoothed = stage.take_smoothed()
+    t_ic = body.t_s[ics]
+    # the stage's step time: the median of the (plausible) intervals among the last median_of_steps + 1
+    step_s = np.array(
+        [np.median(np.diff(t_ic[max(0, k - s.median_of_steps) : k + 1])) for k in range(1, ics.size)]
+    )
+    step_s = np.concatenate([[s.default_step_s], step_s])
+    for found, is_live in ((live, True), (smoothed, False)):
+        cues = step_cues(body.t_s, body.acc, body.gyr, RATE_HZ, t_ic, step_s, s, live=is_live)
+        expected = 1.0 / (1.0 + np.exp(-(cues @ np.array(s.weights_gyr))))
+        got = np.array([x.evidence_p_right for x in found])
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
