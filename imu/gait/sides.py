@@ -54,9 +54,12 @@ Two sides per step: live and smoothed
   ``live_max_after_s`` (0.5 s) after the contact, hence within 0.5 s of the step's toe-off, once the
   contact itself has arrived.
 - **smoothed** (``smoothed=True``, :meth:`SideStage.take_smoothed`; the research tables'
-  ``side_smoothed``): the two-stride window ``[-2T, +2T]`` and forward–backward over the
-  ``history_steps`` before and the ``look_ahead_steps`` after the step. At the end of the stream
-  (``flush``) the last steps have fewer or no steps after them and lean on the past.
+  ``side_smoothed``): the two-stride window ``[-2T, +2T]`` and a fixed-lag smoother: the forward filter
+  over all earlier steps (as the live side's, with the two-stride evidence) and the backward message from
+  the ``look_ahead_steps`` after the step. (It was forward–backward over the 8 steps before and the 3
+  after; on voisard subjects 1–5 no side changed, and the filter carried from block to block costs less.)
+  At the end of the stream (``flush``) the last steps have fewer or no steps after them and lean on the
+  past.
 
 Neither is ever retracted; they may disagree. The live side costs accuracy, mostly as unsure steps
 (``benchmarks/results/accuracy_sides.md``; voisard test split with the causal frame: 90.9 % correct, 8.5 %
@@ -81,10 +84,10 @@ chunking), which shrinks the evidence fit's rows by the group size (8 at 208 Hz)
 ``searchsorted`` on the groups' last sample times; their rows are gathered into the products the fit needs
 and summed per window by one ``add.reduceat`` (:func:`window_sums`). A step's smoothed window starts where
 its live window starts, so its sums are the live window's (kept from when the live side was found) plus
-the rest's: each group is gathered once per step. The live filter runs on plain floats per step; the
-smoothed forward–backward runs for all committable steps at once as products of 2×2 matrices written out
-entry by entry. Each step's figures depend on its own window and run only, so they are the same for any
-chunking.
+the rest's: each group is gathered once per step. The forward filters (live and smoothed) run on plain
+floats, one step after the other, carried from block to block; the smoothed side's backward messages run
+for all committable steps at once. A step's evidence depends on its own window only and its posteriors on
+the steps in stream order only, so they are the same for any chunking.
 """
 
 from __future__ import annotations
@@ -136,7 +139,6 @@ class SideSettings:
     median_of_steps: int = 5
     alternation_prob: float = 0.99
     gap_factor: float = 2.0
-    history_steps: int = 8
     look_ahead_steps: int = 3
     unsure_below: float = 0.9
 
@@ -355,49 +357,53 @@ def filter_step(previous: FloatArray | None, p_right: float, alternation: float)
     return np.array([1.0 - right, right])
 
 
-def centred_posteriors(
-    p_right: FloatArray, alternation: FloatArray, lo: np.ndarray, hi: np.ndarray, centre: np.ndarray
+def filter_run(previous_right: float | None, p_right: FloatArray, alternation: FloatArray) -> list[float]:
+    """:func:`filter_step` over consecutive steps (P(right) only), from the one before them
+    (``previous_right``, ``None`` at the start): plain floats, one step after the other, so a step's value
+    does not depend on how the steps were batched."""
+    p, a = p_right.tolist(), alternation.tolist()
+    if not p:
+        return []
+    right = _filter_right(previous_right, p[0], a[0])
+    out = [right]
+    for p_j, a_j in zip(p[1:], a[1:], strict=True):  # _filter_right, written out (faster)
+        prior_right = (1.0 - right) * a_j + right * (1.0 - a_j)
+        prior_left = (1.0 - right) * (1.0 - a_j) + right * a_j
+        r = p_j * prior_right
+        right = r / ((1.0 - p_j) * prior_left + r)
+        out.append(right)
+    return out
+
+
+def lagged_posteriors(
+    filtered_right: FloatArray, p_after: FloatArray, alternation_after: FloatArray
 ) -> FloatArray:
-    """P(right) of step ``centre[k]`` given the evidence of steps ``lo[k] … hi[k] - 1`` of row k (forward–
-    backward, both sides equally likely before ``lo``), for rows of ``p_right`` and ``alternation`` (runs,
-    L); ``alternation[k, j]`` is P(step j is the other side of j - 1).
-
-    The forward message (left, right) runs from ``lo`` to the centre and the backward one from ``hi - 1``
-    down to the step after it, one step (column) at a time for all runs together; outside its range a step
-    leaves the message as it is. Unnormalised: a run is a few steps of probabilities, far from underflow.
-    """
-    length = p_right.shape[1]
-    pos = np.arange(length)[:, None]
-    lo, hi, centre = lo[None, :], hi[None, :], centre[None, :]
-    p = p_right.T
-    # the transition into step j: none at the first step of a run
-    a = np.where(pos > lo, alternation.T, 0.0)
-
-    def factors(active: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """(stay, switch, evidence left, evidence right) per step; 1, 0, 1, 1 (no change) where inactive."""
-        switch = np.where(active, a, 0.0)
-        return 1.0 - switch, switch, np.where(active, 1.0 - p, 1.0), np.where(active, p, 1.0)
-
-    stay, switch, e0, e1 = factors((pos >= lo) & (pos <= centre))
-    f0 = f1 = np.ones(p.shape[1])
-    for j in range(int(lo.min()), int(centre.max()) + 1):
-        f0, f1 = (f0 * stay[j] + f1 * switch[j]) * e0[j], (f0 * switch[j] + f1 * stay[j]) * e1[j]
-    stay, switch, e0, e1 = factors((pos > centre) & (pos < hi))
-    b0 = b1 = np.ones(p.shape[1])
-    for j in range(int(hi.max()) - 1, int(centre.min()), -1):
-        x0, x1 = e0[j] * b0, e1[j] * b1
-        b0, b1 = stay[j] * x0 + switch[j] * x1, switch[j] * x0 + stay[j] * x1
-    right = f1 * b1
-    out: FloatArray = right / (f0 * b0 + right)
+    """P(right) of steps given all earlier evidence and that of the steps after them: the fixed-lag
+    smoother. ``filtered_right`` (steps,) is each step's :func:`filter_run` value; row k of ``p_after`` and
+    ``alternation_after`` (steps, L) holds the evidence and the alternation prior of the L steps after step
+    k, ``nan`` evidence where there is no such step. The backward message runs from the last of them down,
+    one column at a time for all steps together."""
+    b0 = b1 = np.ones(filtered_right.shape[0])
+    for j in range(p_after.shape[1] - 1, -1, -1):
+        p = p_after[:, j]
+        there = ~np.isnan(p)
+        switch = np.where(there, alternation_after[:, j], 0.0)
+        stay = 1.0 - switch
+        x0, x1 = np.where(there, 1.0 - p, 1.0) * b0, np.where(there, p, 1.0) * b1
+        b0, b1 = stay * x0 + switch * x1, switch * x0 + stay * x1
+    right = filtered_right * b1
+    out: FloatArray = right / ((1.0 - filtered_right) * b0 + right)
     return out
 
 
 def posterior_right(p_right: FloatArray, alternation: FloatArray) -> FloatArray:
-    """Forward–backward over a run of steps: ``alternation[j]`` is P(step j is the other side of j - 1)."""
+    """Forward–backward over a run of steps: ``alternation[j]`` is P(step j is the other side of j - 1)
+    (:func:`lagged_posteriors` with every later step of the run)."""
     n = p_right.shape[0]
-    runs = np.broadcast_to(p_right, (n, n))
-    alt = np.broadcast_to(alternation, (n, n))
-    return centred_posteriors(runs, alt, np.zeros(n, dtype=np.int64), np.full(n, n), np.arange(n))
+    later = np.arange(n)[:, None] + 1 + np.arange(max(n - 1, 0))[None, :]
+    at = np.minimum(later, n - 1)
+    p_after = np.where(later < n, p_right[at], np.nan)
+    return lagged_posteriors(np.array(filter_run(None, p_right, alternation)), p_after, alternation[at])
 
 
 class SideStage:
@@ -437,8 +443,8 @@ class SideStage:
         self._start = 0
         self._started = False
         self._steps: _Steps | None = None
-        """The steps still needed: from the next live commit, or from ``history_steps`` before the next
-        smoothed commit (the smoothed HMM's history), whichever is earlier; older ones are forgotten."""
+        """The steps still needed: from the next live or smoothed commit, whichever is earlier; older ones
+        are forgotten (the filters carry what the HMMs need of them)."""
         self._n_forgotten = 0
         """Steps forgotten, counted from the stream's start (as are the two below)."""
         self._n_live = 0
@@ -446,6 +452,10 @@ class SideStage:
         self._n_smoothed = 0
         """Steps whose smoothed side is committed."""
         self._live_right: float | None = None
+        self._smoothed_right: float | None = None
+        """The live filter's and the smoothed side's forward filter's P(right) at the last step filtered."""
+        self._n_filtered = 0
+        """Steps the smoothed side's forward filter has passed (counted from the stream's start)."""
         self._smoothed: list[StepSide] = []
         self._last_index = np.iinfo(np.int64).min
         self._recent_t: deque[float] = deque(maxlen=s.median_of_steps)
@@ -475,7 +485,7 @@ class SideStage:
 
     @property
     def held_steps(self) -> int:
-        """Steps held: the HMM history plus those waiting for evidence or look-ahead (bounded)."""
+        """Steps held: those waiting for evidence or look-ahead (bounded)."""
         return len(self._steps) if self._steps is not None else 0
 
     def update(self, block: BodyBlock, ic_indices: Sequence[int] | np.ndarray = ()) -> list[StepSide]:
@@ -652,16 +662,8 @@ class SideStage:
         last = first + int(waiting[0]) if waiting.size else len(st)
         if last == first:
             return []
-        p, alternation = st.p_live[first:last].tolist(), st.alternation[first:last].tolist()
-        right = _filter_right(self._live_right, p[0], alternation[0])
-        post = [right]
-        for p_j, a_j in zip(p[1:], alternation[1:], strict=True):  # _filter_right, written out (faster)
-            prior_right = (1.0 - right) * a_j + right * (1.0 - a_j)
-            prior_left = (1.0 - right) * (1.0 - a_j) + right * a_j
-            r = p_j * prior_right
-            right = r / ((1.0 - p_j) * prior_left + r)
-            post.append(right)
-        self._live_right = right
+        post = filter_run(self._live_right, st.p_live[first:last], st.alternation[first:last])
+        self._live_right = post[-1]
         self._n_live += last - first
         return self._sides(st, slice(first, last), np.array(post), st.p_live[first:last])
 
@@ -677,37 +679,39 @@ class SideStage:
             self._smoothed += self._commit_smoothed(final)
         keep_from = self._n_live
         if self.smoothed:
-            keep_from = min(keep_from, max(0, self._n_smoothed - self.settings.history_steps))
+            keep_from = min(keep_from, self._n_smoothed)
         if keep_from > self._n_forgotten and self._steps is not None:
             self._steps = self._steps.since(keep_from - self._n_forgotten)
             self._n_forgotten = keep_from
         return live
 
     def _commit_smoothed(self, final: bool) -> list[StepSide]:
-        """Forward–backward over ``history_steps`` before and ``look_ahead_steps`` after each step, all
-        committable steps at once."""
+        """The fixed-lag smoother: the forward filter over every step whose smoothed evidence is in (in
+        order, carried from block to block like the live filter), then for each step with
+        ``look_ahead_steps`` filtered steps after it (all of them at the end) the backward message from
+        those, all committable steps at once."""
         s = self.settings
         st = self._steps
         if st is None:
             return []
+        done = self._n_filtered - self._n_forgotten
+        waiting = np.flatnonzero(np.isnan(st.p_right[done:]))
+        n_ready = done + int(waiting[0]) if waiting.size else len(st)
+        if n_ready > done:
+            filtered = filter_run(
+                self._smoothed_right, st.p_right[done:n_ready], st.alternation[done:n_ready]
+            )
+            st.filtered_right[done:n_ready] = filtered
+            self._smoothed_right = filtered[-1]
+            self._n_filtered = n_ready + self._n_forgotten
         first = self._n_smoothed - self._n_forgotten
-        waiting = np.flatnonzero(np.isnan(st.p_right[first:]))
-        n_ready = first + int(waiting[0]) if waiting.size else len(st)
         last = n_ready if final else n_ready - s.look_ahead_steps
         if last <= first:
             return []
-        # run of step i: steps i - history … i + look_ahead, as a row centred at column history_steps
-        h, a = s.history_steps, s.look_ahead_steps
-        width = h + 1 + a
-        centres = np.arange(first, last)
-        cols = centres[:, None] - h + np.arange(width)[None, :]  # step positions in the held arrays
-        inside = (cols >= 0) & (cols < n_ready)
-        at = np.clip(cols, 0, n_ready - 1)
-        p_runs = np.where(inside, st.p_right[at], 0.5)
-        alt_runs = np.where(inside, st.alternation[at], 0.5)
-        lo = np.maximum(0, h - centres)
-        hi = np.minimum(width, h + (n_ready - centres))
-        post = centred_posteriors(p_runs, alt_runs, lo, hi, np.full(centres.shape[0], h))
+        later = np.arange(first, last)[:, None] + 1 + np.arange(s.look_ahead_steps)[None, :]
+        at = np.minimum(later, n_ready - 1)
+        p_after = np.where(later < n_ready, st.p_right[at], np.nan)
+        post = lagged_posteriors(st.filtered_right[first:last], p_after, st.alternation[at])
         self._n_smoothed = last + self._n_forgotten
         return self._sides(st, slice(first, last), post, st.p_right[first:last])
 
@@ -729,6 +733,8 @@ class _Steps:
     p_live: FloatArray
     p_right: FloatArray
     """Each step's own evidence for the live and the smoothed side (``nan`` until computed)."""
+    filtered_right: FloatArray
+    """The smoothed side's forward filter at each step (``nan`` until computed)."""
     live_count: FloatArray
     live_sums: FloatArray
     """The live window's :func:`window_sums`: the start of the smoothed window (see ``_evaluate``)."""
@@ -758,6 +764,7 @@ class _Steps:
             after,
             half,
             nan,
+            nan.copy(),
             nan.copy(),
             np.zeros(n),
             np.zeros((n, n_sums)),
