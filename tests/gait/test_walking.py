@@ -6,13 +6,15 @@ accuracy_contacts.json) with a stated margin.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from imu.constants import STANDARD_GRAVITY_MS2
 from imu.gait.body_block import BodyBlock
 from imu.gait.contact_table import NO_INDEX, ContactTable
-from imu.gait.walking import WalkingContacts
+from imu.gait.walking import WalkingContacts, WalkingContactSettings
 from tests.gait._signals import walking_block
 
 RATE_HZ = 100.0
@@ -36,9 +38,21 @@ def heel_strikes(rate_hz: float = RATE_HZ, steps: int = 20) -> tuple[BodyBlock, 
     return BodyBlock(t, acc, None, 0), ic
 
 
-def detect(block: BodyBlock, rate_hz: float = RATE_HZ) -> ContactTable:
-    stage = WalkingContacts(rate_hz)
+def detect(
+    block: BodyBlock, rate_hz: float = RATE_HZ, settings: WalkingContactSettings | None = None
+) -> ContactTable:
+    stage = WalkingContacts(rate_hz, settings)
     return ContactTable.concat([stage.update(block), stage.flush()])
+
+
+def slowing_step(steps: int = 20, late: int = 12) -> tuple[BodyBlock, np.ndarray]:
+    """:func:`heel_strikes` where step ``late`` brakes long and hard (−5 m/s² backward, σ 0.1 s, centred
+    0.3 s after its IC, as when a walker slows down): the ``acc_v − acc_ap`` hump of that step comes
+    ≈ 0.3 s after its IC instead of ≈ 0.1 s."""
+    block, ic = heel_strikes(steps=steps)
+    acc = block.acc.copy()
+    acc[:, 0] -= 5.0 * np.exp(-0.5 * ((block.t_s - ic[late] - 0.3) / 0.1) ** 2)
+    return BodyBlock(block.t_s, acc, None, 0), ic
 
 
 def lose(block: BodyBlock, lost: np.ndarray) -> BodyBlock:
@@ -88,8 +102,31 @@ def test_a_multi_second_gap_reports_nothing_inside_and_breaks_the_step_chain() -
     assert np.all(pairs <= 0.011)
 
 
+def test_a_step_whose_braking_drags_its_hump_late_is_timed_where_the_rhythm_expects_it() -> None:
+    block, ic = slowing_step()
+    found = detect(block)
+    assert len(found) == len(ic)
+    assert np.max(np.abs(found.ic_t_s - ic)) <= 0.011
+    # without the rhythm the search window behind the late hump holds only the braking: that IC is late
+    plain = detect(block, settings=dataclasses.replace(WalkingContactSettings(), rhythm_reach_s=0.0))
+    assert len(plain) == len(ic)
+    assert np.abs(plain.ic_t_s[12] - ic[12]) > 0.1
+
+
 def test_look_ahead_is_fixed_and_documented() -> None:
-    assert WalkingContacts(RATE_HZ).look_ahead_s == pytest.approx(0.45)
+    stage = WalkingContacts(RATE_HZ)
+    assert stage.look_ahead_s == pytest.approx(0.35)
+    assert stage.ic_reach_samples == 68  # 0.2 + 0.1 s search, 2 samples lag, 0.05 s window, 0.3 s delay, 1
+
+
+def test_every_contact_is_emitted_within_its_ic_reach() -> None:
+    """Sample by sample, a contact comes out no later than ``ic_reach_samples`` after its IC (what the
+    pipeline relies on to decide steps at a fixed point), also for the step the rhythm times."""
+    block, _ = slowing_step()
+    stage = WalkingContacts(RATE_HZ)
+    for i in range(len(block)):
+        for ic_index in stage.update(block.slice(i, i + 1)).ic_index.tolist():
+            assert i + 1 <= ic_index + stage.ic_reach_samples
 
 
 @pytest.mark.realdata
@@ -110,16 +147,19 @@ def test_voisard_test_subjects_regression(shared_data: object) -> None:
         trials = [walking_score(r, f, **protocol) for r, f in zip(recs, found, strict=True)]
         return summarise(trials, WALKING_TOLERANCE_S, with_to=False)
 
+    # Measured with the committed frame stage (benchmarks.accuracy.contacts): the margins (0.005–0.006 in F1,
+    # ≈ 4 of 828 events) leave room for small changes upstream (the body frame the detector runs on moves
+    # the first steps of every walk), not for a lost rule. Rhythm rule added: 0.925 → 0.928 labelled.
     labelled = figures()
     assert labelled["true_events"] == 828
-    assert labelled["ic_f1"] >= 0.92  # measured 0.925 − 0.005 (was 0.911 with the vertical-only rule)
-    assert labelled["ic_median_abs_error_ms"] <= 17.0  # measured 11.7 + 5 ms
-    assert labelled["ic_p95_abs_error_ms"] <= 65.0  # measured 58.3 + 6.7 ms
-    assert figures(straight_only=True)["ic_f1"] >= 0.94  # measured 0.943 − 0.003
+    assert labelled["ic_f1"] >= 0.922  # measured 0.928 − 0.006 (tuning half: 0.949)
+    assert labelled["ic_median_abs_error_ms"] <= 17.0  # measured 13.3 + 3.7 ms
+    assert labelled["ic_p95_abs_error_ms"] <= 60.0  # measured 55.0 + 5 ms
+    assert figures(straight_only=True)["ic_f1"] >= 0.94  # measured 0.945 − 0.005
     trial = figures(within_trial=True)
     assert trial["true_events"] == 794
-    assert trial["ic_f1"] >= 0.945  # measured 0.947 − 0.002
-    assert figures(within_trial=True, straight_only=True)["ic_f1"] >= 0.965  # measured 0.968 − 0.003
+    assert trial["ic_f1"] >= 0.945  # measured 0.951 − 0.006
+    assert figures(within_trial=True, straight_only=True)["ic_f1"] >= 0.965  # measured 0.970 − 0.005
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 40])
