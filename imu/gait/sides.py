@@ -82,7 +82,8 @@ every step whose window is complete is computed at once. The cue channels are ke
 (``group_size`` samples each, anchored at the stream's first sample, so the groups do not depend on the
 chunking), which shrinks the evidence fit's rows by the group size (8 at 208 Hz). Windows are found by
 ``searchsorted`` on the groups' last sample times; their rows are gathered into the products the fit needs
-and summed per window by one ``add.reduceat`` (:func:`window_sums`). A step's smoothed window starts where
+(cos and sin in single precision, vectorised: off by about 1e-7, no side changed on voisard) and summed
+per window by one ``add.reduceat`` (:func:`window_sums`). A step's smoothed window starts where
 its live window starts, so its sums are the live window's (kept from when the live side was found) plus
 the rest's: each group is gathered once per step. The forward filters (live and smoothed) run on plain
 floats, one step after the other, carried from block to block; the smoothed side's backward messages run
@@ -209,8 +210,11 @@ def window_sums(
     np.multiply(tau, tau, out=products[1])
     phase = np.multiply(tau, np.pi)
     phase /= np.repeat(step_s[use], n_use)
-    cos = np.cos(phase, out=products[2])
-    sin = np.sin(phase, out=products[3])
+    # cos and sin in single precision: about 8x faster (vectorised), off by ~1e-7, far below the cues' noise
+    phase_32 = phase.astype(np.float32)
+    cos, sin = products[2], products[3]
+    cos[:] = np.cos(phase_32)
+    sin[:] = np.sin(phase_32)
     np.multiply(tau, cos, out=products[4])
     np.multiply(tau, sin, out=products[5])
     per_column = products[6:].reshape(n_cols, 5, rows.shape[0])

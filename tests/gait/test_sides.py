@@ -255,7 +255,8 @@ def test_batched_evidence_matches_one_step_at_a_time_and_a_plain_fit() -> None:
         resid = signals[lo:hi] - design @ np.linalg.lstsq(design, signals[lo:hi], rcond=None)[0]
         basis = np.column_stack([np.cos(np.pi * tau / 0.35), np.sin(np.pi * tau / 0.35)])
         expected = (basis.T @ resid / tau.size / resid.std(axis=0)).T.reshape(-1)
-        np.testing.assert_allclose(one, expected, rtol=1e-9, atol=1e-12)
+        # to rounding: the stage's cos and sin are single precision (about 1e-7 of the unit amplitude)
+        np.testing.assert_allclose(one, expected, rtol=1e-9, atol=1e-7)
 
 
 def test_windows_batched_together_match_each_window_alone() -> None:
