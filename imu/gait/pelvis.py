@@ -85,6 +85,7 @@ pieces (:data:`PIECE`). The rest is per hop (the attitude's loop) and per stride
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
@@ -459,18 +460,19 @@ class PelvisStage:
         return (self._start or 0) + self._received - self._t.shape[0]
 
     def _add_contacts(self, contacts: ContactTable) -> None:
+        low, high = self._q_start(), (self._start or 0) + self._received
         for ic, step_s in zip(contacts.ic_index.tolist(), contacts.step_time_s.tolist(), strict=True):
-            if ic < self._q_start() or ic >= (self._start or 0) + self._received:
+            if ic < low or ic >= high:
                 raise InputError(
                     "an initial contact outside the samples held",
-                    expected=f"index in [{self._q_start()}, {(self._start or 0) + self._received})",
+                    expected=f"index in [{low}, {high})",
                     found=str(ic),
                 )
             if self._ics and ic <= self._ics[-1][0]:
                 raise InputError(
                     "initial contacts must increase", expected=f"after {self._ics[-1][0]}", found=str(ic)
                 )
-            count = self._ics[-1][1] + 1 if self._ics and np.isfinite(step_s) else 0
+            count = self._ics[-1][1] + 1 if self._ics and math.isfinite(step_s) else 0
             self._ics.append((ic, count))
             if count >= 2:
                 first = self._ics[0]
