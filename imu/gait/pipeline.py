@@ -75,9 +75,8 @@ accumulates the compute time per stage (the speed benchmark reports it).
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -139,6 +138,11 @@ CHAIN_COLUMNS = ("step_time_s", "cadence_spm", "flight_time_s")
 
 KINDS = (RUNNING, WALKING)
 """The detectors' kinds, in the order of their codes in the decision arrays."""
+
+FLIGHT_BITS = 20
+FLIGHT_LIMIT_G = 64.0
+"""A contact's own flight cue sums the vertical acceleration, clipped to ± FLIGHT_LIMIT_G and rounded to
+2**-FLIGHT_BITS g, as integers: exact, so a window's sum does not depend on where the stream was cut."""
 
 KIND_CODES = np.array([BOUT_KINDS.index(k) for k in KINDS])
 """Each detector kind's code in :data:`imu.gait.bouts.BOUT_KINDS`."""
@@ -248,40 +252,48 @@ class PipelineSettings:
 
 
 # ---------------------------------------------------------------------------------------------- decisions
+CONTACT_COLUMNS = tuple(ContactTable.DTYPES)
+"""The contact table's columns, in order."""
+
+
 @dataclass
 class _Contacts:
-    """Contacts not decided yet, in order of their due point (then IC): the contact columns plus
-    ``kind`` (index into :data:`KINDS`) and ``due`` (absolute input index at which they are decided)."""
+    """Contacts (the contact table's columns as plain arrays, cheap to cut and join) plus ``kind`` (index
+    into :data:`KINDS`) and ``due`` (absolute input index at which they are decided)."""
 
-    table: ContactTable
+    columns: dict[str, NDArray[Any]]
     kind: NDArray[np.int64]
     due: NDArray[np.int64]
 
     @classmethod
     def empty(cls) -> _Contacts:
-        return cls(ContactTable.empty(), np.empty(0, np.int64), np.empty(0, np.int64))
+        t = ContactTable.empty()
+        return cls({n: getattr(t, n) for n in CONTACT_COLUMNS}, np.empty(0, np.int64), np.empty(0, np.int64))
+
+    @classmethod
+    def of(cls, table: ContactTable, kind: NDArray[np.int64], due: NDArray[np.int64]) -> _Contacts:
+        return cls({n: getattr(table, n) for n in CONTACT_COLUMNS}, kind, due)
 
     def __len__(self) -> int:
         return int(self.due.shape[0])
 
+    @property
+    def ic_index(self) -> NDArray[np.int64]:
+        return self.columns["ic_index"]
+
     def take(self, pick: NDArray[Any]) -> _Contacts:
-        t = self.table
-        return _Contacts(
-            ContactTable(**{f.name: getattr(t, f.name)[pick] for f in fields(ContactTable)}),
-            self.kind[pick],
-            self.due[pick],
-        )
+        return _Contacts({n: c[pick] for n, c in self.columns.items()}, self.kind[pick], self.due[pick])
+
+    def table(self) -> ContactTable:
+        return ContactTable(**self.columns)
 
     @classmethod
     def concat(cls, parts: Sequence[_Contacts]) -> _Contacts:
-        table = ContactTable(
-            **{
-                f.name: np.concatenate([getattr(p.table, f.name) for p in parts])
-                for f in fields(ContactTable)
-            }
+        return cls(
+            {n: np.concatenate([p.columns[n] for p in parts]) for n in CONTACT_COLUMNS},
+            np.concatenate([p.kind for p in parts]),
+            np.concatenate([p.due for p in parts]),
         )
-        out = cls(table, np.concatenate([p.kind for p in parts]), np.concatenate([p.due for p in parts]))
-        return out.take(np.lexsort((out.table.ic_index, out.due)))
 
 
 # ---------------------------------------------------------------------------------------------- the chain
@@ -341,10 +353,11 @@ class GaitPipeline:
         self._undecided = _Contacts.empty()
         self._last_ic = -1  # IC of the last emitted step
         self._last_bout = -1
-        self._rows: dict[int, dict[str, Any]] = {}  # step rows waiting for their live side, by ic_index
+        # emitted steps waiting for their live side (in IC order), with their bout number and gait code
+        self._waiting = _Contacts.empty()
         self._events_seen = 0
-        self._seg_starts: list[int] = []
-        self._seg_confidence: list[float] = []
+        self._seg_starts: NDArray[np.int64] = np.empty(0, np.int64)
+        self._seg_confidence: NDArray[np.float64] = np.empty(0)
         self.stage_seconds_: dict[str, float] = dict.fromkeys(
             ("frame", "bouts", "running", "walking", "sides", "pelvis", "pipeline"), 0.0
         )
@@ -443,8 +456,9 @@ class GaitPipeline:
         if len(table) == 0:
             return
         code = KINDS.index(kind)
-        new = _Contacts(table, np.full(len(table), code), table.ic_index + self._reach[code])
-        self._undecided = _Contacts.concat([self._undecided, new])
+        new = _Contacts.of(table, np.full(len(table), code), table.ic_index + self._reach[code])
+        both = _Contacts.concat([self._undecided, new])
+        self._undecided = both.take(np.lexsort((both.ic_index, both.due)))
 
     # ------------------------------------------------------------------ decisions
     def _bout_lookup(self, index: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -489,7 +503,7 @@ class GaitPipeline:
         j = np.searchsorted(at, np.maximum(due, self._snapshot[0] + 1), side="right") - 1
         final_to = np.array([s[1] for s in snapshots], np.int64)[j]
         steady = np.array([s[2] for s in snapshots], bool)[j]
-        ic = c.table.ic_index
+        ic = c.ic_index
         kind_code = KIND_CODES[c.kind]
         # rule 1: the final kind at the IC
         ic_bout, ic_kind = self._bout_lookup(ic)
@@ -517,7 +531,7 @@ class GaitPipeline:
         gap and at the stream's end; ``other`` when less than ``min_window_s`` is left.
 
         Running or walking is the flight cue (share of the window's ``flight_smooth_s`` moving means below
-        ``flight_g``, summed along each window from its own first sample, so the same for any chunking);
+        ``flight_g``);
         movement and periodicity (``other`` when either is too low) are measured only where it agrees with
         the contact's detector (``detector``: its kind's code), the rest being no step whatever they show."""
         assert self._end is not None
@@ -528,14 +542,14 @@ class GaitPipeline:
         hi = np.minimum(np.minimum(ic + self._own_ahead, nxt), self._end)
         bs = self.settings.bouts
         m = self._flight_smooth
-        width = self._own_back + self._own_ahead
-        cols = np.arange(width)
-        w = self._av_g[np.minimum((lo - self._av_base)[:, None] + cols, self._av_g.shape[0] - 1)]
-        run = np.cumsum(w, axis=1)
-        moving = run[:, m - 1 :] - np.concatenate([np.zeros((w.shape[0], 1)), run[:, :-m]], axis=1)
-        means = cols[m - 1 :] < (hi - lo)[:, None]
-        low = np.sum((moving < bs.flight_g * m) & means, axis=1)
-        flight = low / np.maximum(means.sum(axis=1), 1) >= bs.running_flight_fraction
+        # moving sums as differences of exact integer prefix sums (2**-20 g steps): the same for any chunking
+        span = self._av_g[int(lo.min()) - self._av_base : int(hi.max()) - self._av_base]
+        span = np.where(np.isfinite(span), np.clip(span, -FLIGHT_LIMIT_G, FLIGHT_LIMIT_G), 1.0)
+        run = np.concatenate([[0], np.cumsum(np.rint(span * 2.0**FLIGHT_BITS).astype(np.int64))])
+        low = np.concatenate([[0], np.cumsum(run[m:] - run[:-m] < bs.flight_g * m * 2.0**FLIGHT_BITS)])
+        a = np.minimum(lo - int(lo.min()), low.shape[0] - 1)
+        b = np.clip(hi - int(lo.min()) - m + 1, a, low.shape[0] - 1)
+        flight = (low[b] - low[a]) / np.maximum(b - a, 1) >= bs.running_flight_fraction
         kinds = np.where(flight, BOUT_KINDS.index(RUNNING), BOUT_KINDS.index(WALKING))
         kinds[hi - lo < self._min_own] = BOUT_KINDS.index(OTHER)
         check = np.flatnonzero((kinds == detector) & (hi - lo >= self._min_own))
@@ -549,27 +563,21 @@ class GaitPipeline:
         return kinds
 
     def _emit(self, steps: _Contacts, bouts: NDArray[np.int64]) -> ContactTable:
-        """The decided steps in order, dropping any not after the last emitted one, with chain breaks."""
-        ic = steps.table.ic_index.tolist()
-        keep, first = [], []
-        for i, (index, bout) in enumerate(zip(ic, bouts.tolist(), strict=True)):
-            if index <= self._last_ic:
-                continue
-            keep.append(i)
-            first.append(bout != self._last_bout)
-            self._last_ic, self._last_bout = index, bout
-        pick = np.array(keep, np.int64)
-        t = steps.table
-        columns = {f.name: getattr(t, f.name)[pick] for f in fields(ContactTable)}
-        broken = np.array(first, bool)
-        for name in CHAIN_COLUMNS:
-            columns[name][broken] = np.nan
-        table = ContactTable(**columns)
-        gait = np.array(KINDS)[steps.kind[pick]]
-        for row_bout, row_gait, row in zip(bouts[pick].tolist(), gait.tolist(), _rows(table), strict=True):
-            row["bout"], row["gait"] = row_bout, row_gait
-            self._rows[row["ic_index"]] = row
-        return table
+        """The decided steps in order, dropping any not after the last emitted one, with chain breaks
+        (``due`` of the steps kept for their live side holds their bout number)."""
+        ic = steps.ic_index
+        # a step is kept iff its IC lies after every IC before it (a dropped one never raises that bar)
+        bar = np.maximum.accumulate(np.concatenate([[self._last_ic], ic]))[:-1]
+        pick = np.flatnonzero(ic > bar)
+        kept = steps.take(pick)
+        kept.due = bouts[pick]
+        if len(kept):
+            broken = kept.due != np.concatenate([[self._last_bout], kept.due[:-1]])
+            for name in CHAIN_COLUMNS:
+                kept.columns[name] = np.where(broken, np.nan, kept.columns[name])
+            self._last_ic, self._last_bout = int(kept.ic_index[-1]), int(kept.due[-1])
+        self._waiting = _Contacts.concat([self._waiting, kept])
+        return kept.table()
 
     # ------------------------------------------------------------------ downstream
     def _advance(self, bouts: BoutTable, *, final: bool) -> PipelineOutput:
@@ -595,7 +603,7 @@ class GaitPipeline:
                 strides = PelvisStrideTable.concat([strides, self._timed("pelvis", self.pelvis.flush)])
         t0 = time.perf_counter()
         smoothed = SmoothedSideTable.from_sides(self.sides.take_smoothed())
-        table = StepTable.from_rows([self._step_row(side) for side in sides])
+        table = self._step_table(sides)
         self._forget()
         self.stage_seconds_["pipeline"] += time.perf_counter() - t0
         return PipelineOutput(table, strides, bouts, events, smoothed)
@@ -607,7 +615,7 @@ class GaitPipeline:
         held = concat_body(self._held)
         stop = self._end
         if not final:
-            live = self._undecided.table.ic_index
+            live = self._undecided.ic_index
             live = live[live > self._last_ic]
             earliest = int(self._end - self._reach.max())
             if live.shape[0]:
@@ -624,26 +632,49 @@ class GaitPipeline:
         self._kept, self._fed = keep_from, stop
         return taken
 
-    def _step_row(self, side: StepSide) -> dict[str, Any]:
-        row = self._rows.pop(side.index)
-        for seg in self.frame.segments_[len(self._seg_starts) :]:
-            self._seg_starts.append(seg.start_index)
-            self._seg_confidence.append(seg.confidence)
-        k = bisect_right(self._seg_starts, side.index) - 1
-        return {
-            **row,
-            "t_s": row["ic_t_s"],
-            "side": side.side,
-            "side_confidence": side.confidence,
-            "p_right": side.p_right,
-            "frame_confidence": self._seg_confidence[k] if k >= 0 else 0.0,
-        }
+    def _step_table(self, sides: list[StepSide]) -> StepTable:
+        """The rows of the waiting steps whose live side is now final."""
+        if not sides:
+            return StepTable.empty()
+        segments = self.frame.segments_[self._seg_starts.shape[0] :]
+        if segments:
+            self._seg_starts = np.append(self._seg_starts, [seg.start_index for seg in segments])
+            self._seg_confidence = np.append(self._seg_confidence, [seg.confidence for seg in segments])
+        index = np.array([side.index for side in sides], np.int64)
+        w = self._waiting
+        at = np.searchsorted(w.ic_index, index)
+        rows = w.take(at)
+        rest = np.ones(len(w), bool)
+        rest[at] = False
+        self._waiting = w.take(np.flatnonzero(rest))
+        k = np.searchsorted(self._seg_starts, index, side="right") - 1
+        c = rows.columns
+        return StepTable(
+            ic_index=index,
+            t_s=c["ic_t_s"],
+            side=np.array([side.side for side in sides], "<U1"),
+            side_confidence=np.array([side.confidence for side in sides], np.float64),
+            p_right=np.array([side.p_right for side in sides], np.float64),
+            to_index=c["to_index"],
+            to_t_s=c["to_t_s"],
+            contact_time_s=c["contact_time_s"],
+            flight_time_s=c["flight_time_s"],
+            step_time_s=c["step_time_s"],
+            cadence_spm=c["cadence_spm"],
+            impact_g=c["impact_g"],
+            loading_rate_g_s=c["loading_rate_g_s"],
+            bout=rows.due,
+            gait=np.array(KINDS)[rows.kind],
+            frame_confidence=np.where(k >= 0, self._seg_confidence[np.maximum(k, 0)], 0.0)
+            if self._seg_starts.shape[0]
+            else np.zeros(index.shape[0]),
+        )
 
     def _forget(self) -> None:
         """Drop bouts and gaps that no undecided contact or later state can refer to any more."""
         oldest = min(self._snapshot[1] - 1, self._kept)
         if len(self._undecided):
-            oldest = min(oldest, int(self._undecided.table.ic_index.min()))
+            oldest = min(oldest, int(self._undecided.ic_index.min()))
         while self._bouts_kept and self._bouts_kept[0][1] <= oldest:
             self._bouts_kept.pop(0)
         self._gaps = self._gaps[self._gaps > oldest]
@@ -651,16 +682,9 @@ class GaitPipeline:
         assert self._end is not None
         ic_from = self._end - int(self._reach.max())
         if len(self._undecided):
-            ic_from = min(ic_from, int(self._undecided.table.ic_index.min()))
+            ic_from = min(ic_from, int(self._undecided.ic_index.min()))
         keep = ic_from - self._own_back
         if keep > self._av_base:
             self._av_g = self._av_g[keep - self._av_base :]
             self._av_base = keep
             self._breaks = self._breaks[max(0, int(np.searchsorted(self._breaks, keep, side="right")) - 1) :]
-
-
-def _rows(table: ContactTable) -> list[dict[str, Any]]:
-    """The contact table's rows as dicts (Python scalars)."""
-    names = [f.name for f in fields(ContactTable)]
-    columns = [getattr(table, name).tolist() for name in names]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]

@@ -48,6 +48,7 @@ the anchor is mid-stance, so TO figures are final about 0.25–0.3 s after TO).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -148,44 +149,61 @@ class RunningContacts:
         A contact's search for its flight floor starts no earlier than the previous contact's toe-off, a
         sequential dependency. All anchors are measured first with the search cut only by the buffer;
         the result stands whenever the floor found lies after the previous toe-off (the minimum of a
-        window that also contains it), and the few anchors where it does not are measured again.
+        window that also contains it). The few anchors where it does not are measured again with the cut
+        search, all at once, and since that can change which contacts exist (and so which toe-off the next
+        one's search starts after), until nothing changes: the same contacts as walking them one by one.
         """
         n = self._search
         start = self._buf.start or 0
-        lo = np.maximum(anchors - n, start)
-        m = self._measure(anchors, lo, end)
-        ok, floor_at = m["ok"].tolist(), m["floor_at"].tolist()
-        keep: list[int] = []
-        chain: list[tuple[float, float]] = []  # (step_time_s, flight_time_s) of each kept contact
-        st = self.settings
-        for i, p in enumerate(anchors.tolist()):
+        p = anchors
+        lo = np.maximum(p - n, start)
+        first = self._measure(p, lo, end)
+        m: dict[str, NDArray[Any]] = {key: value.copy() for key, value in first.items()}
+        cut = np.full(p.shape[0], -1)  # the cut search start each anchor is measured with now (-1: none)
+        rows = np.arange(p.shape[0])
+        while True:
+            # the previous contact of each anchor: the last one before it that is a contact
+            prev = np.maximum.accumulate(np.where(m["ok"], rows, -1))
+            prev = np.concatenate([[-1], prev[:-1]])
+            prev_to = m["to_pos"][np.maximum(prev, 0)]
+            has_prev = prev >= 0
             if self._prev is not None:
-                lo_i = max(p - n, int(np.ceil(self._prev[2])), start)
-                if lo_i > lo[i] and (floor_at[i] < lo_i or p + 1 - lo_i < 2):
-                    again = self._measure(anchors[i : i + 1], np.array([lo_i]), end)
-                    for key, value in again.items():
-                        m[key][i] = value[0]
-                    ok[i] = bool(again["ok"][0])
-            if not ok[i]:
-                continue
-            ic_t, to_t = float(m["ic_t_s"][i]), float(m["to_t_s"][i])
-            step = flight = float("nan")
-            if self._prev is not None and ic_t - self._prev[0] <= st.max_step_s:
-                step = ic_t - self._prev[0]
-                flight = ic_t - self._prev[1]
-            self._prev = (ic_t, to_t, float(m["to_pos"][i]))
-            keep.append(i)
-            chain.append((step, flight))
-        if not keep:
+                prev_to = np.where(has_prev, prev_to, self._prev[2])
+                has_prev[:] = True
+            with np.errstate(invalid="ignore"):
+                lo_cut = np.maximum(np.maximum(p - n, np.ceil(prev_to)), start)
+            lo_cut = np.where(has_prev, lo_cut, lo).astype(np.int64)
+            need = has_prev & (lo_cut > lo) & ((first["floor_at"] < lo_cut) | (p + 1 - lo_cut < 2))
+            want = np.where(need, lo_cut, -1)
+            change = np.flatnonzero(want != cut)
+            if change.shape[0] == 0:
+                break
+            again = change[want[change] >= 0]
+            back = change[want[change] < 0]
+            remeasured = self._measure(p[again], want[again], end) if again.shape[0] else first
+            for key in m:
+                m[key][back] = first[key][back]
+                if again.shape[0]:
+                    m[key][again] = remeasured[key]
+            cut[change] = want[change]
+        k = np.flatnonzero(m["ok"])
+        if k.shape[0] == 0:
             return ContactTable.empty()
-        k = np.array(keep)
-        step_s, flight_s = np.array(chain).T
+        ic_t, to_t = m["ic_t_s"][k], m["to_t_s"][k]
+        nan = np.array([np.nan])
+        prev_ic = np.concatenate([[self._prev[0]] if self._prev is not None else nan, ic_t[:-1]])
+        prev_to = np.concatenate([[self._prev[1]] if self._prev is not None else nan, to_t[:-1]])
+        with np.errstate(invalid="ignore"):
+            chained = ic_t - prev_ic <= self.settings.max_step_s
+        step_s = np.where(chained, ic_t - prev_ic, np.nan)
+        flight_s = np.where(chained, ic_t - prev_to, np.nan)
+        self._prev = (float(ic_t[-1]), float(to_t[-1]), float(m["to_pos"][k[-1]]))
         return ContactTable(
             ic_index=m["ic_index"][k],
-            ic_t_s=m["ic_t_s"][k],
+            ic_t_s=ic_t,
             to_index=m["to_index"][k],
-            to_t_s=m["to_t_s"][k],
-            contact_time_s=m["to_t_s"][k] - m["ic_t_s"][k],
+            to_t_s=to_t,
+            contact_time_s=to_t - ic_t,
             flight_time_s=flight_s,
             step_time_s=step_s,
             cadence_spm=60.0 / step_s,
@@ -207,33 +225,36 @@ class RunningContacts:
         cols = np.arange(width)
         first = p - n
         w = buf.windows(first, width)
-        x, t = w[:, :, X], w[:, :, T]
-        before = (cols >= (lo - first)[:, None]) & (cols <= n)
+        # the half windows up to and from the anchor (column n), contiguous: most rules read only one
+        xb, xa = np.ascontiguousarray(w[:, : n + 1, X]), np.ascontiguousarray(w[:, n:, X])
+        tb, ta = np.ascontiguousarray(w[:, : n + 1, T]), np.ascontiguousarray(w[:, n:, T])
+        half = cols[None, : n + 1]
         after_end = np.minimum(p + n + 1, end) - first
-        after = (cols >= n) & (cols < after_end[:, None])
         ok = (p + 1 - lo >= 2) & (after_end - n >= 2)
         rows = np.arange(p.shape[0])
-        i0 = np.argmin(np.where(before, x, np.inf), axis=1)
-        i1 = np.argmin(np.where(after, x, np.inf), axis=1)
-        floor0, floor1 = x[rows, i0], x[rows, i1]
+        i0 = np.argmin(np.where(half >= (lo - first)[:, None], xb, np.inf), axis=1)
+        j1 = np.argmin(np.where(half < (after_end - n)[:, None], xa, np.inf), axis=1)  # floor after - n
+        floor0, floor1 = xb[rows, i0], xa[rows, j1]
         ok &= np.maximum(floor0, floor1) <= st.max_flight_g
-        c = cols[None, :]
-        peak = np.where((c >= i0[:, None]) & (c <= i1[:, None]), x, -np.inf).max(axis=1)
+        peak = np.maximum(
+            np.where(half >= i0[:, None], xb, -np.inf).max(axis=1),
+            np.where(half <= j1[:, None], xa, -np.inf).max(axis=1),
+        )
         # IC: last upward crossing on [floor before, anchor]
         ic_level = floor0 + st.ic_fraction * (peak - floor0)
-        k_ic, ic_frac, has_ic = _crossing(x, ic_level, i0, n, rising=True, last=True)
+        k_ic, ic_frac, has_ic = _crossing(xb, ic_level, i0, n, rising=True, last=True)
         ic_pos = (first + i0) + ((k_ic - i0) + ic_frac)
         # TO: last downward crossing on the toe-off signal's fall [anchor, floor after]
-        fall_min = np.where((c >= n) & (c <= i1[:, None]), t, np.inf).min(axis=1)
-        to_peak = np.where((c >= i0[:, None]) & (c <= n), t, -np.inf).max(axis=1)
+        fall_min = np.where(half <= j1[:, None], ta, np.inf).min(axis=1)
+        to_peak = np.where(half >= i0[:, None], tb, -np.inf).max(axis=1)
         to_level = fall_min + st.to_fraction * (to_peak - fall_min)
-        k_to, to_frac, has_to = _crossing(t, to_level, n, i1, rising=False, last=True)
-        to_cross = p + ((k_to - n) + to_frac)
+        k_to, to_frac, has_to = _crossing(ta, to_level, 0, j1, rising=False, last=True)
+        to_cross = p + (k_to + to_frac)
         to_pos = to_cross + st.to_lag_s * self.rate_hz
         # second TO cue: the start of flight
         level = np.full(p.shape[0], st.flight_level_g)
-        k_fl, fl_frac, has_fl = _crossing(x, level, n, i1, rising=False, last=False)
-        flight_cross = p + ((k_fl - n) + fl_frac)
+        k_fl, fl_frac, has_fl = _crossing(xa, level, 0, j1, rising=False, last=False)
+        flight_cross = p + (k_fl + fl_frac)
         flight_pos = flight_cross + st.flight_lag_s * self.rate_hz
         ic_t, to_cross_t, flight_t = buf.times_at(np.stack([ic_pos, to_cross, flight_cross]))
         to_t = to_cross_t + st.to_lag_s
