@@ -161,13 +161,10 @@ class WalkingContacts:
         lo = buf.origin if self._next_anchor is None else self._next_anchor
         hi = buf.end if final else buf.end - self._w
         anchors = buf.local_maxima(ANCHOR, lo, hi, self._w, -np.inf)
-        table = ContactTable.empty()
         if anchors.shape[0]:
             anchors = anchors[self._rises_enough(anchors)]
-        if anchors.shape[0]:
-            steps, expected_t_s = self._follow_rhythm(anchors)
-            if steps.shape[0]:
-                table = self._measure(steps, expected_t_s)
+        steps, expected_t_s = self._follow_rhythm(anchors) if anchors.shape[0] else (anchors, np.empty(0))
+        table = self._measure(steps, expected_t_s) if steps.shape[0] else ContactTable.empty()
         self._next_anchor = max(lo, hi)
         buf.trim(self._next_anchor - max(self._w, self._rise, self._back + self._reach) - 2)
         return table
@@ -216,8 +213,9 @@ class WalkingContacts:
                 todo = 1
             else:
                 seq = np.concatenate([np.array(recent), times[k:]])
-                gaps = np.sort(sliding_window_view(np.diff(seq), h)[: n - k], axis=1)
                 todo = n - k
+                intervals = np.diff(seq)  # row i: the h intervals before anchor k + i
+                gaps = np.sort(np.stack([intervals[j : j + todo] for j in range(h)], axis=1), axis=1)
             prev = seq[-todo - 1 : -1]  # each anchor's previous accepted anchor, if all are accepted
             since = seq[-todo:] - prev
             if gaps.shape[1] == 0:  # no interval yet: no rhythm to check against
