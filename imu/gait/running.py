@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from imu.constants import STANDARD_GRAVITY_MS2
@@ -221,32 +222,32 @@ class RunningContacts:
         st = self.settings
         buf = self._buf
         n = self._search
-        width = 2 * n + 1
-        cols = np.arange(width)
         first = p - n
-        w = buf.windows(first, width)
-        # the half windows up to and from the anchor (column n), contiguous: most rules read only one
-        xb, xa = np.ascontiguousarray(w[:, : n + 1, X]), np.ascontiguousarray(w[:, n:, X])
-        tb, ta = np.ascontiguousarray(w[:, : n + 1, T]), np.ascontiguousarray(w[:, n:, T])
-        half = cols[None, : n + 1]
+        # the half windows up to and from the anchor (column n): most rules read only one
+        xb, xa = self._halves(X, first, n)
+        tb, ta = self._halves(T, first, n)
+        half = np.arange(n + 1)[None, :]
         after_end = np.minimum(p + n + 1, end) - first
         ok = (p + 1 - lo >= 2) & (after_end - n >= 2)
         rows = np.arange(p.shape[0])
-        i0 = np.argmin(np.where(half >= (lo - first)[:, None], xb, np.inf), axis=1)
-        j1 = np.argmin(np.where(half < (after_end - n)[:, None], xa, np.inf), axis=1)  # floor after - n
-        floor0, floor1 = xb[rows, i0], xa[rows, j1]
+        # (masks only where a search is cut: by the previous toe-off or the buffer)
+        cut_b = lo > first
+        i0 = np.argmin(np.where(half >= (lo - first)[:, None], xb, np.inf) if cut_b.any() else xb, axis=1)
+        cut_a = after_end - n < n + 1
+        j1 = np.argmin(np.where(half < (after_end - n)[:, None], xa, np.inf) if cut_a.any() else xa, axis=1)
+        floor0, floor1 = xb[rows, i0], xa[rows, j1]  # j1: the floor after, less n
         ok &= np.maximum(floor0, floor1) <= st.max_flight_g
-        peak = np.maximum(
-            np.where(half >= i0[:, None], xb, -np.inf).max(axis=1),
-            np.where(half <= j1[:, None], xa, -np.inf).max(axis=1),
-        )
+        # extremes over [i0, anchor] and [anchor, floor after] as running extremes from the anchor out
+        xb_max = np.maximum.accumulate(xb[:, ::-1], axis=1)  # column j: the max of xb[n - j:]
+        tb_max = np.maximum.accumulate(tb[:, ::-1], axis=1)
+        peak = np.maximum(xb_max[rows, n - i0], np.maximum.accumulate(xa, axis=1)[rows, j1])
         # IC: last upward crossing on [floor before, anchor]
         ic_level = floor0 + st.ic_fraction * (peak - floor0)
         k_ic, ic_frac, has_ic = _crossing(xb, ic_level, i0, n, rising=True, last=True)
         ic_pos = (first + i0) + ((k_ic - i0) + ic_frac)
         # TO: last downward crossing on the toe-off signal's fall [anchor, floor after]
-        fall_min = np.where(half <= j1[:, None], ta, np.inf).min(axis=1)
-        to_peak = np.where(half >= i0[:, None], tb, -np.inf).max(axis=1)
+        fall_min = np.minimum.accumulate(ta, axis=1)[rows, j1]
+        to_peak = tb_max[rows, n - i0]
         to_level = fall_min + st.to_fraction * (to_peak - fall_min)
         k_to, to_frac, has_to = _crossing(ta, to_level, 0, j1, rising=False, last=True)
         to_cross = p + (k_to + to_frac)
@@ -276,6 +277,17 @@ class RunningContacts:
             "loading_rate_g_s": loading,
         }
 
+    def _halves(self, c: int, first: IntArray, n: int) -> tuple[FloatArray, FloatArray]:
+        """Channel ``c`` over ``[first, first + n]`` and ``[first + n, first + 2n]`` per row, contiguous (NaN
+        beyond what the buffer keeps, as :meth:`SignalBuffer.windows` gives it)."""
+        buf = self._buf
+        start = buf.start or 0
+        if first.shape[0] and first.min() >= start and first.max() + 2 * n + 1 <= buf.end:
+            view = sliding_window_view(buf.channel(c, start, buf.end), n + 1)
+            return view[first - start], view[first + n - start]
+        w = buf.windows(first, 2 * n + 1)[:, :, c]
+        return np.ascontiguousarray(w[:, : n + 1]), np.ascontiguousarray(w[:, n:])
+
     def _impact(
         self, first: IntArray, ic: IntArray, to: IntArray, floor_at: IntArray, floor: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
@@ -288,7 +300,13 @@ class RunningContacts:
         samples' own time stamps. The 20 Hz signal would flatten a heel-strike transient of a few ms.
         """
         width = 2 * self._search + 1 + self._to_reach
-        raw = self._buf.raw_windows(first, width, fill=-np.inf)
+        buf = self._buf
+        start = buf.start or 0
+        received = buf.raw(start, start + 2**62)
+        if first.shape[0] and first.min() >= start and first.max() + width <= start + received.shape[0]:
+            raw = sliding_window_view(received, width)[first - start]
+        else:
+            raw = buf.raw_windows(first, width, fill=-np.inf)
         c = np.arange(width)[None, :]
         stance = (c >= (ic - first)[:, None]) & (c <= (to - first)[:, None])
         masked = np.where(stance, raw, -np.inf)
@@ -316,14 +334,25 @@ def _crossing(
     A rising crossing at ``k``: ``w[k] < level <= w[k + 1]``; a falling one: ``w[k] >= level > w[k + 1]``
     (``k`` and ``k + 1`` both in the span). Returns ``k``, the fraction ``(level - w[k]) / (w[k+1] - w[k])``
     and whether there is one (where there is none, ``k`` is arbitrary and the fraction 0).
+
+    The last crossing before ``hi`` lies in the span iff it is at or after ``lo`` (and the first one from
+    ``lo`` iff it is before ``hi``), so only one bound needs a mask.
     """
     above = w >= level[:, None]
     edges = (above[:, 1:] > above[:, :-1]) if rising else (above[:, 1:] < above[:, :-1])
     k = np.arange(edges.shape[1])
-    edges &= (k >= np.reshape(lo, (-1, 1))) & (k < np.reshape(hi, (-1, 1)))
-    at = edges.shape[1] - 1 - np.argmax(edges[:, ::-1], axis=1) if last else np.argmax(edges, axis=1)
+    if last:
+        if np.ndim(hi) or hi < edges.shape[1]:
+            edges &= k < np.reshape(hi, (-1, 1))
+        at = edges.shape[1] - 1 - np.argmax(edges[:, ::-1], axis=1)
+        inside = at >= np.asarray(lo)
+    else:
+        if np.ndim(lo) or lo > 0:
+            edges &= k >= np.reshape(lo, (-1, 1))
+        at = np.argmax(edges, axis=1)
+        inside = at < np.asarray(hi)
     rows = np.arange(w.shape[0])
-    has = edges[rows, at]
+    has = edges[rows, at] & inside
     v0, v1 = w[rows, at], w[rows, at + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(has, (level - v0) / (v1 - v0), 0.0)
