@@ -102,7 +102,6 @@ transients move the pelvis tilt ROM by 0.146° (tests/gait/test_pelvis.py allows
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
@@ -355,13 +354,23 @@ class _CascadeFilters:
         return band, low
 
     def _mean(self, summed: NDArray[np.int64], length: int, order: int, n: int) -> FloatArray:
-        """Means of ``order`` cascaded boxcars of ``length`` ending at each new input, from the inputs
-        summed ``order`` times: their ``order``-th difference at steps of ``length``."""
-        end = self._keep
-        total = summed[:, end : end + n].copy()
-        for r in range(1, order + 1):
-            a = end - r * length
-            total += (-1) ** r * math.comb(order, r) * summed[:, a : a + n]
+        """Means of ``order`` (2 or 3) cascaded boxcars of ``length`` ending at each new input, from the
+        inputs summed ``order`` times: their ``order``-th difference at steps of ``length``."""
+        e = self._keep
+
+        def at(r: int) -> NDArray[np.int64]:
+            return summed[:, e - r * length : e - r * length + n]
+
+        if order == 2:  # (s0 - s1) - (s1 - s2)
+            total = at(0) - at(1)
+            total -= at(1)
+            total += at(2)
+        else:  # (s0 - s3) - 3 (s1 - s2)
+            assert order == 3
+            inner = at(1) - at(2)
+            inner *= 3
+            total = at(0) - at(3)
+            total -= inner
         out: FloatArray = np.multiply(total, 2.0**-_INPUT_BITS / float(length) ** order, dtype=np.float64)
         return out
 
