@@ -612,7 +612,9 @@ class GaitPipeline:
         """The held body samples the sides and the pelvis may have now: up to ``max_step_s`` (the side
         stage's reach for a late contact) after the earliest IC a step can still have."""
         assert self._end is not None
-        held = concat_body(self._held)
+        if not self._held:
+            return concat_body([])
+        base = self._held[0].start_index
         stop = self._end
         if not final:
             live = self._undecided.ic_index
@@ -621,16 +623,31 @@ class GaitPipeline:
             if live.shape[0]:
                 earliest = min(earliest, int(live.min()))
             earliest = max(earliest, self._kept)
-            t_limit = held.t_s[earliest - held.start_index] + self.sides.settings.max_step_s
-            stop = min(stop, held.start_index + int(np.searchsorted(held.t_s, t_limit, side="right")))
+            t_s = np.concatenate([b.t_s for b in self._held]) if len(self._held) > 1 else self._held[0].t_s
+            t_limit = t_s[earliest - base] + self.sides.settings.max_step_s
+            stop = min(stop, base + int(np.searchsorted(t_s, t_limit, side="right")))
             stop = max(stop, self._fed, self._last_ic + 1)
             self._kept = earliest
-        taken = held.slice(self._fed - held.start_index, stop - held.start_index)
+        taken = self._held_slice(self._fed, stop)
         keep_from = min(self._kept, stop)
-        rest = held.slice(keep_from - held.start_index, len(held))
+        rest = self._held_slice(keep_from, self._end)
         self._held = [rest] if len(rest) else []
         self._kept, self._fed = keep_from, stop
         return taken
+
+    def _held_slice(self, lo: int, hi: int) -> BodyBlock:
+        """Held body samples ``[lo, hi)`` (absolute indices), joined only where they span two blocks."""
+        parts = [
+            b.slice(max(0, lo - b.start_index), max(0, hi - b.start_index))
+            for b in self._held
+            if b.stop_index > lo and b.start_index < hi
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        if parts:
+            return concat_body(parts)
+        last = self._held[-1]  # nothing in [lo, hi): an empty block at lo, within what is held
+        return last.slice(min(max(0, lo - last.start_index), len(last)), 0)
 
     def _step_table(self, sides: list[StepSide]) -> StepTable:
         """The rows of the waiting steps whose live side is now final."""
