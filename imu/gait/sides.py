@@ -62,8 +62,8 @@ Two sides per step: live and smoothed
   past.
 
 Neither is ever retracted; they may disagree. The live side costs accuracy, mostly as unsure steps
-(``benchmarks/results/accuracy_sides.md``; voisard test split with the causal frame: 90.9 % correct, 8.5 %
-unsure, 99.3 % of labelled correct, against 96.5 %, 3.3 %, 99.75 % smoothed), so the research tables use
+(``benchmarks/results/accuracy_sides.md``; voisard test split with the causal frame: 92.0 % correct, 7.3 %
+unsure, 99.2 % of labelled correct, against 96.9 %, 2.9 %, 99.75 % smoothed), so the research tables use
 the smoothed side.
 
 Look-ahead and memory
@@ -118,7 +118,7 @@ class SideSettings:
     live_max_after_s: float = 0.5
     """Live side: the window never reaches more than this after the contact, so the live side is final
     within this of the contact (hence of its toe-off) whatever the step time."""
-    weights_gyr: tuple[float, float, float, float, float, float] = (-2.66, -0.82, 3.78, -3.41, 1.41, -4.08)
+    weights_gyr: tuple[float, float, float, float, float, float] = (-2.56, -0.85, 3.84, -3.44, 1.41, -4.07)
     """Logistic weights of the (cos, sin) stride-phase projections of roll rate, yaw rate and ml
     acceleration, with a gyroscope; fitted on voisard subjects 1–5."""
     weights_acc_only: tuple[float, float] = (-1.17, -9.44)
@@ -133,8 +133,8 @@ class SideSettings:
     """The cue channels are averaged over groups of ``max(1, rate_hz // evidence_rate_hz)`` consecutive
     samples before the stride-phase fit: the stride (≈ 1 Hz) and its harmonics need no more, the box
     average keeps the faster content from aliasing, and the fit's rows shrink by the group size. Against
-    every sample, on voisard subjects 1–5 (100 Hz, groups of 4) it changed no smoothed side and 4 live
-    ones (2 more right), without a gyroscope 4 smoothed and 10 live ones (2 and 7 more right); on the
+    every sample, on voisard subjects 1–5 (100 Hz, groups of 4) it changed no smoothed side and 5 live
+    ones (3 more right), without a gyroscope 3 smoothed and 3 live ones (all 3 more right); on the
     simulated runner (208 Hz, groups of 8) one live side of 1356 became unsure."""
     default_step_s: float = 0.45
     min_step_s: float = 0.2

@@ -17,16 +17,16 @@ MARGIN_PCT = 0.7
 """Room below the measured test-split figures for numerical drift (≈ 6 of 828 steps), not for tuning."""
 TEST_SPLIT_MEASURED_PCT = {
     # (condition, side, steps, figure): measured by ``python -m benchmarks.accuracy.sides`` on subjects 6–9
-    ("auto", "smoothed", "all", "correct_pct"): 96.50,
+    ("auto", "smoothed", "all", "correct_pct"): 96.86,
     ("auto", "smoothed", "all", "correct_of_sure_pct"): 99.75,
-    ("auto", "smoothed", "in_trial", "correct_pct"): 98.23,
-    ("auto", "live", "all", "correct_pct"): 90.94,
-    ("auto", "live", "all", "correct_of_sure_pct"): 99.34,
-    ("auto", "live", "in_trial", "correct_pct"): 91.77,
-    ("auto_acc_only", "smoothed", "all", "correct_pct"): 77.42,
-    ("auto_acc_only", "smoothed", "all", "correct_of_sure_pct"): 95.96,
-    ("auto_acc_only", "live", "all", "correct_pct"): 72.71,
-    ("auto_acc_only", "live", "all", "correct_of_sure_pct"): 94.51,
+    ("auto", "smoothed", "in_trial", "correct_pct"): 98.61,
+    ("auto", "live", "all", "correct_pct"): 92.03,
+    ("auto", "live", "all", "correct_of_sure_pct"): 99.22,
+    ("auto", "live", "in_trial", "correct_pct"): 92.91,
+    ("auto_acc_only", "smoothed", "all", "correct_pct"): 78.38,
+    ("auto_acc_only", "smoothed", "all", "correct_of_sure_pct"): 96.15,
+    ("auto_acc_only", "live", "all", "correct_pct"): 72.58,
+    ("auto_acc_only", "live", "all", "correct_of_sure_pct"): 96.01,
 }
 
 
@@ -55,14 +55,14 @@ def run_all(body: BodyBlock, ics: np.ndarray) -> list[StepSide]:
 def test_synthetic_sides_recovered(gyro: bool, step_s: float) -> None:
     body, ics, sides = body_and_contacts(20.0, gyro=gyro, step_s=step_s)
     live, smoothed = run_both(body, ics)
-    # the first steps may be unsure: the synthetic cues are weak (a step's own evidence ≈ 0.6-0.65 with the
-    # weights fitted on real walking), so the HMM needs a few steps of alternation to pass ``unsure_below``;
-    # the live side has no later steps to lean on, so a few more of them
-    for out, unsure_first in ((smoothed, 5), (live, 6)):
+    # the first steps may be unsure, never wrong: the synthetic cues are weak (a step's own evidence ≈
+    # 0.6-0.65 with the weights fitted on real walking), so the HMM needs a few seconds of alternating steps
+    # to pass ``unsure_below``; after the first 4 s every side is right
+    settled = body.t_s[ics] - body.t_s[ics[0]] >= 4.0
+    for out in (smoothed, live):
         assert [s.index for s in out] == ics.tolist()
         labelled = [(s.side, truth) for s, truth in zip(out, sides, strict=True)]
-        assert sum(a == b for a, b in labelled) >= len(labelled) - unsure_first
-        assert all(a == b for a, b in labelled[unsure_first:])
+        assert all(a == b for (a, b), late in zip(labelled, settled, strict=True) if late)
         assert all(a in (b, "?") for a, b in labelled)
 
 
