@@ -594,9 +594,11 @@ class GaitPipeline:
         body = self._take_body(final)
         self.stage_seconds_["pipeline"] += time.perf_counter() - t0
         sides: list[StepSide] = self._timed("sides", self.sides.update, body, steps.ic_index)
-        strides = PelvisStrideTable.empty()
-        if self.pelvis is not None:
-            strides = self._timed("pelvis", self.pelvis.update, body, steps)
+        strides = (
+            self._timed("pelvis", self.pelvis.update, body, steps)
+            if self.pelvis is not None
+            else PelvisStrideTable.empty()
+        )
         if final:
             sides += self._timed("sides", self.sides.flush)
             if self.pelvis is not None:
@@ -638,7 +640,9 @@ class GaitPipeline:
     def _held_slice(self, lo: int, hi: int) -> BodyBlock:
         """Held body samples ``[lo, hi)`` (absolute indices), joined only where they span two blocks."""
         parts = [
-            b.slice(max(0, lo - b.start_index), max(0, hi - b.start_index))
+            b
+            if lo <= b.start_index and b.stop_index <= hi
+            else b.slice(max(0, lo - b.start_index), hi - b.start_index)
             for b in self._held
             if b.stop_index > lo and b.start_index < hi
         ]
