@@ -51,8 +51,11 @@ sample ``i`` of a hop is split as ``q_i = C ⊗ E_i ⊗ P_i``:
   along the hop) are computed for up to :data:`BATCH_HOPS` hops at once.
 - ``E_i = (1, -m_i / 2)`` with ``m_i = τ_i · (b - b₀)`` (``τ_i``: time since the hop's start): the part of
   the bias the loop changed since ``b₀`` was set, to first order, its rotation by the hop's own motion
-  neglected. ``b₀`` is re-set to ``b`` after any hop that leaves them more than :data:`BIAS_REFERENCE_DPS`
-  apart, so ``|m_i| ≲ 1.6e-5 rad`` (1e-3°) and its neglected turn by a hop's motion (≲ 0.2 rad) is ≲ 2e-4°.
+  neglected. ``b₀`` is re-set to ``b`` before any hop for which they are more than
+  :data:`BIAS_REFERENCE_DPS` apart, so ``|m_i| ≲ 1.6e-5 rad`` (1e-3°) and its neglected turn by a hop's
+  motion (≲ 0.2 rad) is ≲ 2e-4°; before a hop that hardly turns (largest angle of ``P_i`` below
+  :data:`STILL_TURN_RAD`), where there is next to nothing to neglect, only beyond
+  :data:`BIAS_REFERENCE_MAX_DPS`.
   Against the same algorithm integrated step by step (every increment with the bias of the moment), world
   up in sensor axes differs by ≤ 1.9e-4° and the difference changes by ≤ 8e-5° within a stride
   (tests/gait/test_pelvis.py).
@@ -116,12 +119,22 @@ from imu.errors import InputError
 from imu.samples import FloatArray
 
 BIAS_REFERENCE_DPS = 0.002
-"""The bias reference ``b₀`` in the gyroscope increments is re-set to the bias estimate after any hop that
-left them further apart than this on some axis (deg/s; see the module docstring). At rest (the bias moves
-fast) that is every hop; during running about once a minute (simulated runner). Each re-set recomputes the
-rest of its batch of hops: half the old 0.001 deg/s cost 1.4 times the attitude's time for 1.6 times less
-of the error it bounds (≤ 1.9e-4° against the step-by-step algorithm, tests/gait/test_pelvis.py), about
-1 % of the per-stride tilt error on the simulated runner."""
+"""The bias reference ``b₀`` in the gyroscope increments is re-set to the bias estimate before a hop for
+which they are further apart than this on some axis (deg/s; see the module docstring). During running that
+is about once a minute (simulated runner). Each re-set recomputes the rest of its batch of hops: half of
+this (the old 0.001 deg/s) cost 1.4 times the attitude's time for 1.6 times less of the error it bounds
+(≤ 1.9e-4° against the step-by-step algorithm, tests/gait/test_pelvis.py), about 1 % of the per-stride
+tilt error on the simulated runner. Applied to still hops too, it re-set ``b₀`` at every hop at rest, where
+the bias estimate follows each hop's mean rate: standing cost about 15 s per hour, a hundred times running
+(now 0.14 s)."""
+
+STILL_TURN_RAD = 0.005
+"""A hop whose largest angle from its start stays below this (rad; 1.1 deg/s over a hop) hardly turns: the
+neglected turn of ``m_i`` is then below 1.1e-6 rad (6e-5°) up to :data:`BIAS_REFERENCE_MAX_DPS`."""
+
+BIAS_REFERENCE_MAX_DPS = 0.05
+"""``b₀`` is re-set whenever it is this far from the bias estimate, however still the sensor: keeps
+``|m_i|`` below 2.2e-4 rad, where the first-order ``E_i`` is exact to 5e-8 rad."""
 
 BATCH_HOPS = 128
 """At most this many hops are computed together (32 s at the default hop: the arrays stay in cache)."""
@@ -313,8 +326,8 @@ class AttitudeFilter:
         first = self._next
         n = self._t.shape[0]
         quats = np.empty((n, 4))
-        if n:
-            self._hops(1, n, quats)
+        if n and not self._hops(1, n, quats):
+            self._hops(1, n, quats)  # the first call only re-set the bias reference
         return first, quats
 
     # ------------------------------------------------------------------ one batch of hops
@@ -322,8 +335,8 @@ class AttitudeFilter:
         """Process up to ``count`` hops of ``n`` samples into ``out``; the number of samples processed.
 
         The arrays are laid out ``(n, count)`` (position in the hop, hop) so that the scan along the hop works
-        on contiguous rows. The loop stops early after a hop that moved the bias more than
-        :data:`BIAS_REFERENCE_DPS` from ``b₀``; the rest is computed again with the new ``b₀``.
+        on contiguous rows. The loop stops early before a hop for which the bias is too far from ``b₀`` (see
+        :data:`BIAS_REFERENCE_DPS`); the rest is computed again with the new ``b₀``.
         """
         size = count * n
         columns = np.empty((7, n, count))
@@ -349,10 +362,13 @@ class AttitudeFilter:
         tau = np.cumsum(dt, axis=0)
         sums = _hop_sums((*hop_frame, *(tau * c for c in hop_frame)))
         ends = np.stack([c[-1] for c in p], axis=1)
+        turn = 2.0 * np.sqrt((p[1] * p[1] + p[2] * p[2] + p[3] * p[3]).max(axis=0))  # rad, ≈ largest angle
         rest = self._rest_rates((ax, ay, az), (gx, gy, gz))
-        starts = self._loop(ends, sums, tau[-1], rest, gaps, n)
+        starts = self._loop(ends, sums, tau[-1], turn, rest, gaps, n)
 
         done = starts.shape[0]
+        if done == 0:
+            return 0
         size = done * n
         self._t, self._acc, self._gyr = self._t[size:], self._acc[size:], self._gyr[size:]
         self._t_prev = float(t[-1, done - 1])
@@ -377,19 +393,30 @@ class AttitudeFilter:
         g2 = STANDARD_GRAVITY_MS2 * STANDARD_GRAVITY_MS2
         m2 = ax * ax + ay * ay + az * az
         steady = ((m2 >= (1.0 - s.rest_g) ** 2 * g2) & (m2 <= (1.0 + s.rest_g) ** 2 * g2)).all(axis=0)
-        out = {}
-        for h in np.flatnonzero(steady).tolist():
-            rates = np.column_stack([c[:, h] for c in gyr])
-            if rates.std(axis=0).max() < s.rest_dps:
-                mx, my, mz = rates.mean(axis=0).tolist()
-                out[h] = (mx, my, mz)
-        return out
+        hops = np.flatnonzero(steady)
+        if hops.shape[0] == 0:
+            return {}
+        # (n, 3, k) with k ≥ 2: the reductions along the hop then always run row by row (see _hop_sums)
+        rates = np.zeros((ax.shape[0], 3, max(hops.shape[0], 2)))
+        for k, column in enumerate(gyr):
+            rates[:, k, : hops.shape[0]] = column[:, hops]
+        count = hops.shape[0]
+        mean = rates.mean(axis=0)
+        still = np.sqrt(np.square(rates - mean).mean(axis=0)).max(axis=0)[:count] < s.rest_dps
+        return {
+            h: (mx, my, mz)
+            for h, ok, mx, my, mz in zip(
+                hops.tolist(), still.tolist(), *mean[:, :count].tolist(), strict=True
+            )
+            if ok
+        }
 
     def _loop(
         self,
         ends: FloatArray,
         sums: FloatArray,
         hop_dt: FloatArray,
+        turn: FloatArray,
         rest: dict[int, tuple[float, float, float]],
         gaps: dict[int, list[int]],
         n: int,
@@ -397,9 +424,10 @@ class AttitudeFilter:
         """The levelling loop, hop by hop in Python floats (see the module docstring).
 
         ``ends``: (H, 4) ``P`` at each hop's end; ``sums``: (H, 6) ``A`` and ``T``; ``hop_dt`` (H,) the hops'
-        durations (s); ``gaps``: hop → absolute indices of the first samples after its re-anchoring gaps.
-        Returns (h, 8): each processed hop's start attitude ``C`` and ``D = C ⊗ (0, -δb / 2)``
-        with ``δb = b - b₀`` (rad/s); stops after a hop that moved ``b`` too far from ``b₀``.
+        durations (s); ``turn`` (H,) their largest angles (rad); ``gaps``: hop → absolute indices of the
+        first samples after its re-anchoring gaps. Returns (h, 8): each processed hop's start attitude ``C``
+        and ``D = C ⊗ (0, -δb / 2)`` with ``δb = b - b₀`` (rad/s); stops (re-setting ``b₀``) before a hop
+        for which ``b`` is too far from ``b₀``.
         """
         s = self.settings
         assert self._q is not None
@@ -410,9 +438,13 @@ class AttitudeFilter:
         window, full, gravity = self._window, self._window_hops, STANDARD_GRAVITY_MS2
         kp, ki, gate, to_dps = s.kp_per_s, s.ki_per_s2, s.gate_g, 1.0 / _DEG
         starts = []
-        for h, (pw, px, py, pz, ax, ay, az, tx, ty, tz, dt) in enumerate(
-            zip(*ends.T.tolist(), *sums.T.tolist(), hop_dt.tolist(), strict=True)
+        for h, (pw, px, py, pz, ax, ay, az, tx, ty, tz, dt, theta) in enumerate(
+            zip(*ends.T.tolist(), *sums.T.tolist(), hop_dt.tolist(), turn.tolist(), strict=True)
         ):
+            far = max(abs(bx - rx), abs(by - ry), abs(bz - rz))
+            if far > (BIAS_REFERENCE_DPS if theta >= STILL_TURN_RAD else BIAS_REFERENCE_MAX_DPS):
+                self._bias_ref = (bx, by, bz)
+                break
             dx, dy, dz = (bx - rx) * _DEG, (by - ry) * _DEG, (bz - rz) * _DEG  # δb, rad/s
             ux, uy, uz = -0.5 * dx, -0.5 * dy, -0.5 * dz
             dw = -(qx * ux + qy * uy + qz * uz)
@@ -500,9 +532,6 @@ class AttitudeFilter:
                     bx -= step * (ex + qw * ux + (qz * uy - qy * uz))
                     by -= step * (qw * uy + (qx * uz - qz * ux))
                     bz -= step * (ez + qw * uz + (qy * ux - qx * uy))
-            if max(abs(bx - rx), abs(by - ry), abs(bz - rz)) > BIAS_REFERENCE_DPS:
-                self._bias_ref = (bx, by, bz)
-                break
         self._q, self._bias, self._window_sum = (qw, qx, qy, qz), (bx, by, bz), (sx, sy, sz, count)
         self._next += len(starts) * n
         return np.array(starts)
