@@ -374,9 +374,10 @@ class GaitPipeline:
 
     @property
     def look_ahead_s(self) -> float:
-        """The longest input delay before a step row is final (the slower detector's, see
-        :attr:`steady_delay_s`). Strides are final no later than the step that closes them."""
-        return max(self.steady_delay_s.values())
+        """The longest input delay before a step row is final: the slower detector's due delay (see
+        :attr:`steady_delay_s`), or the live side's own look-ahead if that were longer. Strides are final no
+        later than the step that closes them."""
+        return max(*self.steady_delay_s.values(), self.frame.look_ahead_s + self.sides.look_ahead_s)
 
     @property
     def smoothed_look_ahead_s(self) -> float:
