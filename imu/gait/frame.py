@@ -357,19 +357,16 @@ class _CascadeFilters:
         """Means of ``order`` (2 or 3) cascaded boxcars of ``length`` ending at each new input, from the
         inputs summed ``order`` times: their ``order``-th difference at steps of ``length``."""
         e = self._keep
-
-        def at(r: int) -> NDArray[np.int64]:
-            return summed[:, e - r * length : e - r * length + n]
-
+        s0, s1, s2 = summed[:, e : e + n], summed[:, e - length : e - length + n], summed[:, e - 2 * length :]
         if order == 2:  # (s0 - s1) - (s1 - s2)
-            total = at(0) - at(1)
-            total -= at(1)
-            total += at(2)
+            total = s0 - s1
+            total -= s1
+            total += s2[:, :n]
         else:  # (s0 - s3) - 3 (s1 - s2)
             assert order == 3
-            inner = at(1) - at(2)
+            inner = s1 - s2[:, :n]
             inner *= 3
-            total = at(0) - at(3)
+            total = s0 - summed[:, e - 3 * length : e - 3 * length + n]
             total -= inner
         out: FloatArray = np.multiply(total, 2.0**-_INPUT_BITS / float(length) ** order, dtype=np.float64)
         return out
@@ -908,10 +905,16 @@ class BodyFrameStage:
         first = start = block.start_index
         stop = first + n
         run_start = 0  # the samples from here to the current piece share one rotation
+        last = self.segments_[-1] if self.segments_ else None  # a new segment only where the frame changes
         for end, next_rotation, next_confidence in [*closed, (stop, None, 0.0)]:
             end = stop if end > stop else end
-            if end > start:
-                self._note_segment(start, rotation, confidence)
+            if end > start and (
+                last is None
+                or last.confidence != confidence
+                or (last.rotation is not rotation and not np.array_equal(last.rotation, rotation))
+            ):
+                last = FrameSegment(start, rotation, confidence)
+                self.segments_.append(last)
             if next_rotation is not rotation or end == stop:
                 j = end - first
                 if j > run_start:
@@ -923,15 +926,6 @@ class BodyFrameStage:
             if next_rotation is not None:
                 rotation, confidence = next_rotation, next_confidence
         return BodyBlock(block.t_s, acc_out, gyr_out, block.start_index)
-
-    def _note_segment(self, start: int, rotation: FloatArray, confidence: float) -> None:
-        if self.segments_:
-            last = self.segments_[-1]
-            if last.confidence == confidence and (
-                last.rotation is rotation or np.array_equal(last.rotation, rotation)
-            ):
-                return
-        self.segments_.append(FrameSegment(start, rotation, confidence))
 
 
 def _suffix_sums(rows: FloatArray) -> FloatArray:
