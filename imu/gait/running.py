@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 
 from imu.constants import STANDARD_GRAVITY_MS2
@@ -164,7 +164,7 @@ class RunningContacts:
         p = anchors
         lo = np.maximum(p - n, start)
         first = self._measure(p, lo, end)
-        m: dict[str, NDArray[Any]] = {key: value.copy() for key, value in first.items()}
+        m: dict[str, NDArray[Any]] = dict(first)  # an array is copied when first changed
         cut = np.full(p.shape[0], -1)  # the cut search start each anchor is measured with now (-1: none)
         rows = np.arange(p.shape[0])
         while True:
@@ -188,6 +188,8 @@ class RunningContacts:
             back = change[want[change] < 0]
             remeasured = self._measure(p[again], want[again], end) if again.shape[0] else first
             for key in m:
+                if m[key] is first[key]:
+                    m[key] = m[key].copy()
                 m[key][back] = first[key][back]
                 if again.shape[0]:
                     m[key][again] = remeasured[key]
@@ -242,17 +244,17 @@ class RunningContacts:
         j1 = np.argmin(np.where(half < (after_end - n)[:, None], xa, np.inf) if cut_a.any() else xa, axis=1)
         floor0, floor1 = xb[rows, i0], xa[rows, j1]  # j1: the floor after, less n
         ok &= np.maximum(floor0, floor1) <= st.max_flight_g
-        # extremes over [i0, anchor] and [anchor, floor after] as running extremes from the anchor out
-        xb_max = np.maximum.accumulate(xb[:, ::-1], axis=1)  # column j: the max of xb[n - j:]
-        tb_max = np.maximum.accumulate(tb[:, ::-1], axis=1)
-        peak = np.maximum(xb_max[rows, n - i0], np.maximum.accumulate(xa, axis=1)[rows, j1])
+        from_i0, to_j1 = half >= i0[:, None], half <= j1[:, None]  # [floor before, anchor], [anchor, after]
+        peak = np.maximum(
+            np.where(from_i0, xb, -np.inf).max(axis=1), np.where(to_j1, xa, -np.inf).max(axis=1)
+        )
         # IC: last upward crossing on [floor before, anchor]
         ic_level = floor0 + st.ic_fraction * (peak - floor0)
         k_ic, ic_frac, has_ic = _crossing(xb, ic_level, i0, n, rising=True, last=True)
         ic_pos = (first + i0) + ((k_ic - i0) + ic_frac)
         # TO: last downward crossing on the toe-off signal's fall [anchor, floor after]
-        fall_min = np.minimum.accumulate(ta, axis=1)[rows, j1]
-        to_peak = tb_max[rows, n - i0]
+        fall_min = np.where(to_j1, ta, np.inf).min(axis=1)
+        to_peak = np.where(from_i0, tb, -np.inf).max(axis=1)
         to_level = fall_min + st.to_fraction * (to_peak - fall_min)
         k_to, to_frac, has_to = _crossing(ta, to_level, 0, j1, rising=False, last=True)
         to_cross = p + (k_to + to_frac)
@@ -262,14 +264,18 @@ class RunningContacts:
         k_fl, fl_frac, has_fl = _crossing(xa, level, 0, j1, rising=False, last=False)
         flight_cross = p + (k_fl + fl_frac)
         flight_pos = flight_cross + st.flight_lag_s * self.rate_hz
-        ic_t, to_cross_t, flight_t = buf.times_at(np.stack([ic_pos, to_cross, flight_cross]))
-        to_t = to_cross_t + st.to_lag_s
         to_pos = np.where(has_fl, (to_pos + flight_pos) / 2, to_pos)
-        to_t = np.where(has_fl, (to_t + flight_t + st.flight_lag_s) / 2, to_t)
         ok &= has_ic & has_to
         ic_index = np.rint(np.where(ok, ic_pos, 0.0)).astype(np.int64)
         to_index = np.rint(np.where(ok, to_pos, 0.0)).astype(np.int64)
-        impact, loading = self._impact(first, ic_index, to_index, first + i0, floor0)
+        impact, rise, edge, has_edge = self._impact(first, ic_index, to_index, first + i0, floor0)
+        # every event's time in one interpolation
+        ic_t, to_cross_t, flight_t, ta, tb = buf.times_at(np.stack([ic_pos, to_cross, flight_cross, *edge]))
+        to_t = to_cross_t + st.to_lag_s
+        to_t = np.where(has_fl, (to_t + flight_t + st.flight_lag_s) / 2, to_t)
+        has_edge &= tb > ta
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loading = np.where(has_edge, rise / (tb - ta), np.nan)
         return {
             "ok": ok,
             "floor_at": first + i0,
@@ -288,15 +294,17 @@ class RunningContacts:
         buf = self._buf
         start = buf.start or 0
         if first.shape[0] and first.min() >= start and first.max() + 2 * n + 1 <= buf.end:
-            view = sliding_window_view(buf.channel(c, start, buf.end), n + 1)
+            view = _windows(buf.channel(c, start, buf.end), n + 1)
             return view[first - start], view[first + n - start]
         w = buf.windows(first, 2 * n + 1)[:, :, c]
         return np.ascontiguousarray(w[:, : n + 1]), np.ascontiguousarray(w[:, n:])
 
     def _impact(
         self, first: IntArray, ic: IntArray, to: IntArray, floor_at: IntArray, floor: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Impact peak (g) and loading rate (g/s) of each contact from the *unfiltered* vertical signal.
+    ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]:
+        """Impact peak (g) and what the loading rate (g/s) of each contact needs, from the *unfiltered*
+        vertical signal: the rise (g) from the 20 % to the 80 % level, the (2, K) fractional absolute
+        positions of their crossings and whether both exist (the caller times them).
 
         ``impact_g``: the highest raw sample from IC to toe-off (both sample indices included).
         ``loading_rate_g_s``: the mean slope from 20 % to 80 % of the way from the flight floor (the
@@ -309,7 +317,7 @@ class RunningContacts:
         start = buf.start or 0
         received = buf.raw(start, start + 2**62)
         if first.shape[0] and first.min() >= start and first.max() + width <= start + received.shape[0]:
-            raw = sliding_window_view(received, width)[first - start]
+            raw = _windows(received, width)[first - start]
         else:
             raw = buf.raw_windows(first, width, fill=-np.inf)
         c = np.arange(width)[None, :]
@@ -324,11 +332,16 @@ class RunningContacts:
         hi_level = floor + 0.8 * (impact - floor)
         ka, fa, has_a = _crossing(raw, lo_level, f, k_peak, rising=True, last=False)
         kb, fb, has_b = _crossing(raw, hi_level, f, k_peak, rising=True, last=False)
-        ta, tb = self._buf.times_at(np.stack([first + (ka + fa), first + (kb + fb)]))
-        ok = has_a & has_b & (tb > ta)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.where(ok, (hi_level - lo_level) / (tb - ta), np.nan)
-        return impact, rate
+        edge = np.stack([first + (ka + fa), first + (kb + fb)])
+        return impact, hi_level - lo_level, edge, has_a & has_b
+
+
+def _windows(x: FloatArray, width: int) -> FloatArray:
+    """Read-only view ``(len(x) - width + 1, width)`` of every run of ``width`` samples of the 1-D ``x``
+    (rows share memory; index it to gather copies)."""
+    step = x.strides[0]
+    view: FloatArray = as_strided(x, (x.shape[0] - width + 1, width), (step, step), writeable=False)
+    return view
 
 
 def _crossing(
