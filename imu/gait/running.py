@@ -176,8 +176,7 @@ class RunningContacts:
             if self._prev is not None:
                 prev_to = np.where(has_prev, prev_to, self._prev[2])
                 has_prev[:] = True
-            with np.errstate(invalid="ignore"):
-                lo_cut = np.maximum(np.maximum(p - n, np.ceil(prev_to)), start)
+            lo_cut = np.maximum(np.maximum(p - n, np.ceil(prev_to)), start)
             lo_cut = np.where(has_prev, lo_cut, lo).astype(np.int64)
             need = has_prev & (lo_cut > lo) & ((first["floor_at"] < lo_cut) | (p + 1 - lo_cut < 2))
             want = np.where(need, lo_cut, -1)
@@ -201,8 +200,7 @@ class RunningContacts:
         nan = np.array([np.nan])
         prev_ic = np.concatenate([[self._prev[0]] if self._prev is not None else nan, ic_t[:-1]])
         prev_to = np.concatenate([[self._prev[1]] if self._prev is not None else nan, to_t[:-1]])
-        with np.errstate(invalid="ignore"):
-            chained = ic_t - prev_ic <= self.settings.max_step_s
+        chained = ic_t - prev_ic <= self.settings.max_step_s  # False after no contact (NaN)
         step_s = np.where(chained, ic_t - prev_ic, np.nan)
         flight_s = np.where(chained, ic_t - prev_to, np.nan)
         self._prev = (float(ic_t[-1]), float(to_t[-1]), float(m["to_pos"][k[-1]]))
@@ -274,8 +272,7 @@ class RunningContacts:
         to_t = to_cross_t + st.to_lag_s
         to_t = np.where(has_fl, (to_t + flight_t + st.flight_lag_s) / 2, to_t)
         has_edge &= tb > ta
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loading = np.where(has_edge, rise / (tb - ta), np.nan)
+        loading = np.divide(rise, tb - ta, out=np.full(rise.shape[0], np.nan), where=has_edge)
         return {
             "ok": ok,
             "floor_at": first + i0,
@@ -372,6 +369,8 @@ def _crossing(
     rows = np.arange(w.shape[0])
     has = edges[rows, at] & inside
     v0, v1 = w[rows, at], w[rows, at + 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(has, (level - v0) / (v1 - v0), 0.0)
+    # only where there is a crossing (elsewhere the samples may be fill values: no warnings, fraction 0)
+    num = np.subtract(level, v0, out=np.zeros(v0.shape[0]), where=has)
+    den = np.subtract(v1, v0, out=np.ones(v0.shape[0]), where=has)
+    frac = np.divide(num, den, out=np.zeros(v0.shape[0]), where=has)
     return at, frac, has
