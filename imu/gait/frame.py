@@ -330,46 +330,64 @@ class _CascadeFilters:
         self._keep = max(self.SHORT_ORDER * max(self.short, self.flight), self.LONG_ORDER * self.long)
         """Inputs before the first new one that the sums reach."""
         self._history: NDArray[np.int64] | None = None
+        self._sums = np.empty((4, 3, 0), dtype=np.int64)  # inputs, summed once, twice, thrice
+        self._work = np.empty((2, 3, 0), dtype=np.int64)
+        self._scaled = np.empty((3, 0))
 
-    def update(self, acc: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Band-passed and low-passed ``acc`` (3, N) m/s², both (3, N)."""
-        scaled = acc * 2.0**_INPUT_BITS
+    def update(self, acc: FloatArray, band: FloatArray, low: FloatArray) -> None:
+        """Band-pass and low-pass ``acc`` (3, N) m/s² into ``band`` and ``low`` (3, N)."""
+        n = acc.shape[1]
+        if n == 0:
+            return
+        m = self._keep + n
+        if self._sums.shape[2] < m:  # work arrays kept across calls: fresh large ones cost page faults
+            self._sums = np.empty((4, 3, max(m, 2 * self._sums.shape[2])), dtype=np.int64)
+            self._work = np.empty((2, 3, self._sums.shape[2]), dtype=np.int64)
+            self._scaled = np.empty((3, self._sums.shape[2]))
+        scaled = self._scaled[:, :n]
+        np.multiply(acc, 2.0**_INPUT_BITS, out=scaled)
         np.clip(scaled, -_INPUT_LIMIT * 2.0**_INPUT_BITS, _INPUT_LIMIT * 2.0**_INPUT_BITS, out=scaled)
         if not np.isfinite(scaled.sum()):  # a non-finite sample counts as 0 (and passes on)
             scaled[~np.isfinite(scaled)] = 0.0
-        q = np.rint(scaled, out=scaled).astype(np.int64)
-        if self._history is None:
-            self._history = np.repeat(q[:, :1], self._keep, axis=1)  # the first sample stands in before
-        ext = np.concatenate([self._history, q], axis=1)
-        self._history = ext[:, ext.shape[1] - self._keep :].copy()
+        np.rint(scaled, out=scaled)
+        ext, once, twice, thrice = (a[:, :m] for a in self._sums)
+        if self._history is None:  # the first sample stands in for the inputs before it
+            ext[:, : self._keep] = scaled[:, :1]
+        else:
+            ext[:, : self._keep] = self._history
+        np.copyto(ext[:, self._keep :], scaled, casting="unsafe")  # integers already
+        self._history = ext[:, n:].copy()
         # inputs summed once, twice, three times: a cascade's sum is a difference of them (int64 throughout;
         # a wrap-around cancels in the difference)
-        once = np.cumsum(ext, axis=1)
-        twice = np.cumsum(once, axis=1)
-        thrice = np.cumsum(twice, axis=1)
-        n = q.shape[1]
-        short = self._mean(thrice, self.short, 3, n)
-        band = short - self._mean(twice, self.long, 2, n)
-        low = short if self.flight == self.short else self._mean(thrice, self.flight, 3, n)
-        return band, low
+        np.cumsum(ext, axis=1, out=once)
+        np.cumsum(once, axis=1, out=twice)
+        np.cumsum(twice, axis=1, out=thrice)
+        self._mean(thrice, self.short, 3, band)
+        if self.flight == self.short:
+            low[:] = band
+        else:
+            self._mean(thrice, self.flight, 3, low)
+        long = self._scaled[:, :n]
+        self._mean(twice, self.long, 2, long)
+        band -= long
 
-    def _mean(self, summed: NDArray[np.int64], length: int, order: int, n: int) -> FloatArray:
+    def _mean(self, summed: NDArray[np.int64], length: int, order: int, out: FloatArray) -> None:
         """Means of ``order`` (2 or 3) cascaded boxcars of ``length`` ending at each new input, from the
-        inputs summed ``order`` times: their ``order``-th difference at steps of ``length``."""
-        e = self._keep
-        s0, s1, s2 = summed[:, e : e + n], summed[:, e - length : e - length + n], summed[:, e - 2 * length :]
+        inputs summed ``order`` times (their ``order``-th difference at steps of ``length``), into ``out``."""
+        n, e = out.shape[1], self._keep
+        total, inner = self._work[0, :, :n], self._work[1, :, :n]
+        s0, s1, s2 = (summed[:, e - r * length : e - r * length + n] for r in range(3))
         if order == 2:  # (s0 - s1) - (s1 - s2)
-            total = s0 - s1
+            np.subtract(s0, s1, out=total)
             total -= s1
-            total += s2[:, :n]
+            total += s2
         else:  # (s0 - s3) - 3 (s1 - s2)
             assert order == 3
-            inner = s1 - s2[:, :n]
+            np.subtract(s1, s2, out=inner)
             inner *= 3
-            total = s0 - summed[:, e - 3 * length : e - 3 * length + n]
+            np.subtract(s0, summed[:, e - 3 * length : e - 3 * length + n], out=total)
             total -= inner
-        out: FloatArray = np.multiply(total, 2.0**-_INPUT_BITS / float(length) ** order, dtype=np.float64)
-        return out
+        np.multiply(total, 2.0**-_INPUT_BITS / float(length) ** order, out=out)
 
 
 # ---------------------------------------------------------------------------------------------- the stage
@@ -551,7 +569,7 @@ class BodyFrameStage:
         """Rows band-pass (3), jerk (3), low-pass (3), acc (3) of the block's samples (columns), filter state
         carried over."""
         out = np.empty((12, acc.shape[1]))
-        out[0:3], out[6:9] = self._filters.update(acc)
+        self._filters.update(acc, out[0:3], out[6:9])
         np.subtract(out[0:3, :1], self._prev_band[:, None], out=out[3:6, :1])
         np.subtract(out[0:3, 1:], out[0:3, :-1], out=out[3:6, 1:])
         out[3:6] *= self.rate_hz
