@@ -14,8 +14,8 @@ The latency of a step is the time of the last sample fed when its row came out m
 - ``test_real_walking_meets_the_live_target``: voisard2023 walks (100 Hz, lost packets); walking toe-off is
   not detected at L5, so each step is timed against its labelled toe-off (the first toe-off of the same
   foot after the labelled initial contact it matches). The detectors count their delay in samples, so
-  where many packets are lost a step comes out later in time: on all 24 test-subject walks (6-1 … 9-6) 716
-  of 720 matched steps met the target; three that did not lie in 7-3's stretch with a 0.65 s hole and
+  where many packets are lost a step comes out later in time: on all 24 test-subject walks (6-1 … 9-6) 720
+  of 724 matched steps met the target; three that did not lie in 7-3's stretch with a 0.65 s hole and
   ≈ 20 % of packets lost, one matches a toe-off labelled 0.09 s after its contact. The trials here were
   chosen before measuring (one per subject 6, 7, 9).
 """
