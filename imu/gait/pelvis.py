@@ -107,6 +107,8 @@ PIECE = 8192
 depend on it."""
 STRIDE_BATCH = 256
 DEG_PER_RAD = 180.0 / np.pi
+Reference = tuple[FloatArray, int, bool]
+"""A stride's reference frame: (rotation, epoch number, trusted)."""
 
 
 # ---------------------------------------------------------------------------------------------- the table
@@ -517,7 +519,7 @@ class PelvisStage:
             out |= (end >= first) & (start < stop)
         return out
 
-    def _reference(self, end: int) -> tuple[FloatArray, int, bool]:
+    def _reference(self, end: int) -> Reference:
         """The reference frame for a stride ending at ``end``: (rotation, epoch number, trusted).
 
         The same array object is returned for strides with the same reference (they are grouped by it).
@@ -537,11 +539,33 @@ class PelvisStage:
             return reference, number, True
         return self._run_rotations[run], number, False
 
+    def _references(self, ends: list[int]) -> list[Reference]:
+        """:meth:`_reference` of each of the (increasing) ``ends``, looked up only where it can change.
+
+        Epoch, frame run and trust never go back as the end grows, so two ends with the same reference have
+        it for every end between them: bisection needs a look-up per change, not per stride.
+        """
+        out = [self._reference(ends[0])] * len(ends)
+
+        def fill(i: int, j: int, first: Reference, last: Reference) -> None:
+            if first[0] is last[0] and first[1:] == last[1:]:
+                out[i : j + 1] = [first] * (j + 1 - i)
+            elif j - i <= 1:
+                out[i], out[j] = first, last
+            else:
+                middle = (i + j) // 2
+                between = self._reference(ends[middle])
+                fill(i, middle, first, between)
+                fill(middle, j, between, last)
+
+        fill(0, len(ends) - 1, out[0], self._reference(ends[-1]))
+        return out
+
     def _strides(self, closing: list[tuple[int, int, int]]) -> PelvisStrideTable:
         """The rows of the strides ``(start, end, parity)`` (in order), all their samples held."""
         base = self._q_start()
         start, end, parity = (np.array(column, dtype=np.int64) for column in zip(*closing, strict=True))
-        references = [self._reference(e) for e in end.tolist()]
+        references = self._references(end.tolist())
         epoch = np.array([r[1] for r in references], dtype=np.int64)
         epoch_start = np.array([self._epochs[r[1]].start for r in references], dtype=np.int64)
         trusted = np.array([r[2] for r in references])
@@ -586,20 +610,25 @@ class PelvisStage:
             if int(epochs[run[0]]) != self._window_epoch:
                 self._window_epoch = int(epochs[run[0]])
                 self._windows = {0: np.empty((0, 2)), 1: np.empty((0, 2))}
-            for parity in (0, 1):
-                mine = run[parities[run] == parity]
-                if mine.shape[0] == 0:
-                    continue
-                window = np.concatenate([self._windows[parity], values[mine[settled[mine]]]])
-                ends = self._windows[parity].shape[0] + np.cumsum(settled[mine])  # window length after each
-                full = ends >= size
-                if full.any():
-                    latest = window[(ends[full] - size)[:, None] + np.arange(size)]  # (k, size, 2)
-                    mean = latest.sum(axis=1) / size
-                    deviation = latest - mean[:, None, :]
-                    sd[mine[full]] = np.sqrt((deviation * deviation).sum(axis=1) / (size - 1))
-                    cv[mine[full]] = 100.0 * sd[mine[full]] / np.abs(mean)
-                self._windows[parity] = window[-size:]
+            # both parities in one series: [window 0, new settled 0, window 1, new settled 1]
+            odd, kept = parities[run] == 1, settled[run]
+            before = (self._windows[0].shape[0], self._windows[1].shape[0])
+            even_kept = np.cumsum(kept & ~odd)
+            seen = np.where(odd, np.cumsum(kept) - even_kept, even_kept)  # own parity's settled so far
+            split = before[0] + int(even_kept[-1])
+            series = np.concatenate(
+                [self._windows[0], values[run[kept & ~odd]], self._windows[1], values[run[kept & odd]]]
+            )
+            ends = np.where(odd, before[1], before[0]) + seen  # window length after each row
+            full = ends >= size
+            if full.any():
+                last = np.where(odd, split, 0)[full] + ends[full]  # one past the row's window in the series
+                latest = series[(last - size)[:, None] + np.arange(size)]  # (k, size, 2)
+                mean = latest.sum(axis=1) / size
+                deviation = latest - mean[:, None, :]
+                sd[run[full]] = np.sqrt((deviation * deviation).sum(axis=1) / (size - 1))
+                cv[run[full]] = 100.0 * sd[run[full]] / np.abs(mean)
+            self._windows = {0: series[:split][-size:], 1: series[split:][-size:]}
         if not self.absolute:
             cv[:, 0] = np.nan
         return {
