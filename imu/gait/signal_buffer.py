@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import maximum_filter1d
 
 from imu.errors import InputError
 from imu.gait.lowpass import LinearPhaseLowPass
@@ -158,9 +157,23 @@ class SignalBuffer:
         pad_after = max(0, (hi + w) - (first + s.shape[0]))
         padded = np.concatenate([np.full(pad_before, -np.inf), s, np.full(pad_after, -np.inf)])
         # running maximum of the w samples starting at each index (comparisons only: exact)
-        run_max = maximum_filter1d(padded, w)[w // 2 :]
+        run_max = _running_max(padded, w)
         before = run_max[: hi - lo]
         after = run_max[w + 1 : w + 1 + hi - lo]
         centre = padded[w : w + hi - lo]
         ok = (centre > before) & (centre >= after) & (centre >= min_value)
         return lo + np.flatnonzero(ok)
+
+
+def _running_max(x: FloatArray, w: int) -> FloatArray:
+    """``out[k] = max(x[k : k + w])`` for k in [0, len(x) - w], in O(len(x)) (van Herk 1992; Gil & Werman
+    1993): in blocks of w samples, a prefix and a suffix maximum; a window starting at k spans the suffix of
+    k's block and the prefix of the next. Comparisons only, so exact."""
+    n = x.shape[0]
+    padded = np.full(-(-n // w) * w, -np.inf)
+    padded[:n] = x
+    blocks = padded.reshape(-1, w)
+    prefix = np.maximum.accumulate(blocks, axis=1).ravel()
+    suffix = np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
+    out: FloatArray = np.maximum(suffix[: n - w + 1], prefix[w - 1 : n])
+    return out
