@@ -437,12 +437,13 @@ class AttitudeFilter:
         sx, sy, sz, count = self._window_sum
         window, full, gravity = self._window, self._window_hops, STANDARD_GRAVITY_MS2
         kp, ki, gate, to_dps = s.kp_per_s, s.ki_per_s2, s.gate_g, 1.0 / _DEG
+        limits = np.where(turn >= STILL_TURN_RAD, BIAS_REFERENCE_DPS, BIAS_REFERENCE_MAX_DPS).tolist()
+        special = gaps.keys() | rest.keys()
         starts = []
-        for h, (pw, px, py, pz, ax, ay, az, tx, ty, tz, dt, theta) in enumerate(
-            zip(*ends.T.tolist(), *sums.T.tolist(), hop_dt.tolist(), turn.tolist(), strict=True)
+        for h, (pw, px, py, pz, ax, ay, az, tx, ty, tz, dt, limit) in enumerate(
+            zip(*ends.T.tolist(), *sums.T.tolist(), hop_dt.tolist(), limits, strict=True)
         ):
-            far = max(abs(bx - rx), abs(by - ry), abs(bz - rz))
-            if far > (BIAS_REFERENCE_DPS if theta >= STILL_TURN_RAD else BIAS_REFERENCE_MAX_DPS):
+            if not (-limit <= bx - rx <= limit and -limit <= by - ry <= limit and -limit <= bz - rz <= limit):
                 self._bias_ref = (bx, by, bz)
                 break
             dx, dy, dz = (bx - rx) * _DEG, (by - ry) * _DEG, (bz - rz) * _DEG  # δb, rad/s
@@ -468,49 +469,23 @@ class AttitudeFilter:
                 fw * py - fx * pz + fy * pw + fz * px,
                 fw * pz + fx * py - fy * px + fz * pw,
             )
-            anchoring = False
-            end = self._next + (h + 1) * n
-            if h in gaps:  # the average restarts after the gap, the loop waits for it to fill
-                window.clear()
-                sx, sy, sz, count = 0.0, 0.0, 0.0, 0
-                self.gaps_.extend(gaps[h])
-                if self.open_gap_ is None:
-                    self.open_gap_ = gaps[h][0]
-                self._give_up(gaps[h][-1])  # the error before the last gap is not the one measured after it
-            else:
+            if h not in special and self.open_gap_ is None:  # the usual hop: average, gate, correct
                 window.append((wx, wy, wz, n))
                 sx, sy, sz, count = sx + wx, sy + wy, sz + wz, count + n
                 if len(window) > full:
                     ox, oy, oz, on = window.popleft()
                     sx, sy, sz, count = sx - ox, sy - oy, sz - oz, count - on
-                anchoring = self.open_gap_ is not None and len(window) >= self._anchor_hops
-            if h in rest:
-                kp_h = ki_h = min(1.0, dt / s.rest_tau_s)
-                mx, my, mz = rest[h]
-                bx, by, bz = bx + kp_h * (mx - bx), by + kp_h * (my - by), bz + kp_h * (mz - bz)
-                mx, mz, ki_h = wx, wz, 0.0  # level on the hop's own mean (its direction is that of the sum)
-                magnitude = math.sqrt(wx * wx + wy * wy + wz * wz)
-                if self.levelled_index_ is None:
-                    self.levelled_index_ = end
-                self._give_up(end)  # levelled by the rest itself, not by a measured correction
-                self.open_gap_ = None
-            else:
                 mx, mz = sx, sz
                 magnitude = math.sqrt(sx * sx + sy * sy + sz * sz)
-                kp_h, ki_h = kp * dt, ki * dt
                 gated = count == 0 or abs(magnitude / count / gravity - 1.0) > gate
-                if self.open_gap_ is not None:
-                    kp_h = 0.0
-                    if anchoring and gated:  # not gravity now: keep waiting, without the samples so far
-                        self._give_up(end)
-                    elif anchoring:  # the whole error at once, the window turned with the attitude
-                        sx, sy, sz, qw, qx, qy, qz, c = _anchor(window, (sx, sy, sz), (qw, qx, qy, qz))
-                        self.gap_spans_.append(GapSpan(self.open_gap_, end, c))
-                        self.open_gap_ = None
-                elif gated:
-                    kp_h = 0.0
-            norm = math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
-            qw, qx, qy, qz = qw / norm, qx / norm, qy / norm, qz / norm
+                kp_h, ki_h = (0.0, 0.0) if gated else (kp * dt, ki * dt)
+            else:
+                kp_h, ki_h, mx, mz, magnitude, sx, sy, sz, count, qw, qx, qy, qz = self._special_hop(
+                    h, n, dt, gaps, rest, (wx, wy, wz), (sx, sy, sz, count), (qw, qx, qy, qz)
+                )
+                if h in rest:  # its mean rate is the bias, followed with the rest's gain
+                    gx, gy, gz = rest[h]
+                    bx, by, bz = bx + kp_h * (gx - bx), by + kp_h * (gy - by), bz + kp_h * (gz - bz)
             if kp_h:
                 # turn by kp · e, e = mean/|mean| × up = (-mean_z, 0, mean_x) / |mean| (rad), about world axes
                 ex, ez = -mz / magnitude, mx / magnitude
@@ -523,18 +498,75 @@ class AttitudeFilter:
                     cw * qy - cx * qz + cz * qx,
                     cw * qz + cx * qy + cz * qw,
                 )
-                norm = math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
-                qw, qx, qy, qz = qw / norm, qx / norm, qy / norm, qz / norm
                 if ki_h:
-                    # the bias moves by -ki · e in sensor axes: q* ⊗ e ⊗ q
+                    # the bias moves by -ki · e in sensor axes: q* ⊗ e ⊗ q (|q| = 1 to ~1e-11 here)
                     ux, uy, uz = -2.0 * qy * ez, 2.0 * (qx * ez - qz * ex), 2.0 * qy * ex
                     step = ki_h * to_dps
                     bx -= step * (ex + qw * ux + (qz * uy - qy * uz))
                     by -= step * (qw * uy + (qx * uz - qz * ux))
                     bz -= step * (ez + qw * uz + (qy * ux - qx * uy))
+            norm = math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+            qw, qx, qy, qz = qw / norm, qx / norm, qy / norm, qz / norm
         self._q, self._bias, self._window_sum = (qw, qx, qy, qz), (bx, by, bz), (sx, sy, sz, count)
         self._next += len(starts) * n
         return np.array(starts)
+
+    def _special_hop(
+        self,
+        h: int,
+        n: int,
+        dt: float,
+        gaps: dict[int, list[int]],
+        rest: dict[int, tuple[float, float, float]],
+        world: tuple[float, float, float],
+        window_sum: tuple[float, float, float, int],
+        q: QuatTuple,
+    ) -> tuple[float, float, float, float, float, float, float, float, int, float, float, float, float]:
+        """The loop's step for a hop after a gap, at rest, or while a gap's correction is pending.
+
+        Returns the gains, the vector to level on (x, z) and its magnitude, the window's sum and the
+        attitude (turned when the gap's error was measured now). A rest hop's bias step is the caller's.
+        """
+        s = self.settings
+        window, wx, wy, wz = self._window, *world
+        sx, sy, sz, count = window_sum
+        qw, qx, qy, qz = q
+        anchoring = False
+        end = self._next + (h + 1) * n
+        if h in gaps:  # the average restarts after the gap, the loop waits for it to fill
+            window.clear()
+            sx, sy, sz, count = 0.0, 0.0, 0.0, 0
+            self.gaps_.extend(gaps[h])
+            if self.open_gap_ is None:
+                self.open_gap_ = gaps[h][0]
+            self._give_up(gaps[h][-1])  # the error before the last gap is not the one measured after it
+        else:
+            window.append((wx, wy, wz, n))
+            sx, sy, sz, count = sx + wx, sy + wy, sz + wz, count + n
+            if len(window) > self._window_hops:
+                ox, oy, oz, on = window.popleft()
+                sx, sy, sz, count = sx - ox, sy - oy, sz - oz, count - on
+            anchoring = self.open_gap_ is not None and len(window) >= self._anchor_hops
+        if h in rest:  # level on the hop's own mean (its direction is that of the sum)
+            if self.levelled_index_ is None:
+                self.levelled_index_ = end
+            self._give_up(end)  # levelled by the rest itself, not by a measured correction
+            self.open_gap_ = None
+            gain = min(1.0, dt / s.rest_tau_s)
+            magnitude = math.sqrt(wx * wx + wy * wy + wz * wz)
+            return gain, 0.0, wx, wz, magnitude, sx, sy, sz, count, qw, qx, qy, qz
+        magnitude = math.sqrt(sx * sx + sy * sy + sz * sz)
+        gated = count == 0 or abs(magnitude / count / STANDARD_GRAVITY_MS2 - 1.0) > s.gate_g
+        if self.open_gap_ is not None:
+            if anchoring and gated:  # not gravity now: keep waiting, without the samples so far
+                self._give_up(end)
+            elif anchoring:  # the whole error at once, the window turned with the attitude
+                sx, sy, sz, qw, qx, qy, qz, c = _anchor(window, (sx, sy, sz), (qw, qx, qy, qz))
+                self.gap_spans_.append(GapSpan(self.open_gap_, end, c))
+                self.open_gap_ = None
+            return 0.0, 0.0, sx, sz, magnitude, sx, sy, sz, count, qw, qx, qy, qz
+        kp_h, ki_h = (0.0, 0.0) if gated else (s.kp_per_s * dt, s.ki_per_s2 * dt)
+        return kp_h, ki_h, sx, sz, magnitude, sx, sy, sz, count, qw, qx, qy, qz
 
     def _give_up(self, stop: int) -> None:
         """The pending samples before ``stop`` get no correction (their span is closed uncorrected)."""
