@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.signal import firwin
 
 from imu.errors import InputError
-from imu.gait.lowpass import INPUT_LIMIT, TAP_BITS, LinearPhaseLowPass, windowed_sinc
+from imu.gait.lowpass import INPUT_LIMIT, INPUT_QUANTUM, TAP_BITS, LinearPhaseLowPass, windowed_sinc
 
 
 def chunked(lp: LinearPhaseLowPass, x: np.ndarray, sizes: list[int]) -> np.ndarray:
@@ -81,3 +81,32 @@ def test_non_finite_input_stays_local_and_large_input_is_clipped() -> None:
 def test_cutoff_at_or_above_nyquist_is_refused(cutoff: float) -> None:
     with pytest.raises(InputError, match="Nyquist"):
         LinearPhaseLowPass((cutoff,), 100.0, 0.2)
+
+
+def test_nan_in_one_input_column_spoils_only_its_channels_and_rounding_is_to_the_quantum() -> None:
+    x = np.random.default_rng(3).normal(0.0, 5.0, (300, 2))
+    x[150, 1] = np.nan
+    lp = LinearPhaseLowPass((5.0, 10.0, 20.0), 100.0, 0.2, inputs=(0, 1, 0))
+    y = np.concatenate([lp.update(x[:100]), lp.update(x[100:])])
+    assert not np.isnan(y[:, [0, 2]]).any()
+    assert np.flatnonzero(np.isnan(y[:, 1])).tolist() == list(range(150, 171))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ties=st.booleans())
+def test_equals_the_exact_integer_convolution(seed: int, ties: bool) -> None:
+    """Bit for bit the convolution of the inputs rounded half to even to INPUT_QUANTUM (np.rint) with the
+    integer taps, summed in int64, then scaled: the float arithmetic loses nothing."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 40.0, 700)
+    if ties:  # exact halfway cases between two multiples of the quantum, and values beyond the clip
+        x = (rng.integers(-(2**20), 2**20, 700) + 0.5) * INPUT_QUANTUM
+        x[::50] = rng.choice([-1.0, 1.0], 14) * 5000.0
+    lp = LinearPhaseLowPass((5.0, 30.0), 208.0, 0.2)
+    q = np.rint(np.clip(x, -INPUT_LIMIT, INPUT_LIMIT) / INPUT_QUANTUM).astype(np.int64)
+    padded = np.concatenate([np.full(lp.taps.shape[0] - 1, q[0]), q])
+    y = lp.update(x)
+    for j in range(2):
+        exact = np.convolve(padded, lp.taps[:, j].astype(np.int64), mode="valid")
+        ref = exact * (INPUT_QUANTUM * 2.0**-TAP_BITS)
+        assert np.array_equal(y[:, j], ref)
