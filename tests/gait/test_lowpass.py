@@ -98,7 +98,7 @@ def test_equals_the_exact_integer_convolution(seed: int, ties: bool) -> None:
     """Bit for bit the convolution of the inputs rounded half to even to INPUT_QUANTUM (np.rint) with the
     integer taps, summed in int64, then scaled: the float arithmetic loses nothing."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(0.0, 40.0, 700)
+    x: np.ndarray = rng.normal(0.0, 40.0, 700)
     if ties:  # exact halfway cases between two multiples of the quantum, and values beyond the clip
         x = (rng.integers(-(2**20), 2**20, 700) + 0.5) * INPUT_QUANTUM
         x[::50] = rng.choice([-1.0, 1.0], 14) * 5000.0
