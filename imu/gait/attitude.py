@@ -621,8 +621,10 @@ def _hop_sums(columns: tuple[FloatArray, ...]) -> FloatArray:
     would sum the (then contiguous) column pairwise; a zero column keeps the order the same.
     """
     n, hops = columns[0].shape
-    stacked = np.zeros((len(columns), n, max(hops, 2)))
+    if hops >= 2:
+        return np.stack([column.sum(axis=0) for column in columns], axis=1)
+    stacked = np.zeros((len(columns), n, 2))
     for k, column in enumerate(columns):
-        stacked[k, :, :hops] = column
-    out: FloatArray = stacked.sum(axis=1)[:, :hops].T
+        stacked[k, :, :1] = column
+    out: FloatArray = stacked.sum(axis=1)[:, :1].T
     return out
