@@ -224,8 +224,9 @@ def level_frame(up: FloatArray, forward: FloatArray) -> FloatArray:
     return np.vstack([ap, up, np.cross(ap, up)])
 
 
-def rotation_rows(quats: FloatArray) -> FloatArray:
-    """(9, N) entries ``r00 r01 … r22`` of the rotation matrices (sensor → world) of unit quaternions."""
+def rotation_rows(quats: FloatArray) -> tuple[FloatArray, ...]:
+    """Entries ``r00 r01 … r22`` (9 arrays of N) of the rotation matrices (sensor → world) of unit
+    quaternions."""
     w, x, y, z = quats[:, 0], quats[:, 1], quats[:, 2], quats[:, 3]
     x2, y2, z2 = x + x, y + y, z + z
     xx, yy, zz, xy, xz, yz, wx, wy, wz = (
@@ -239,22 +240,22 @@ def rotation_rows(quats: FloatArray) -> FloatArray:
         w * y2,
         w * z2,
     )
-    return np.stack(
-        (
-            1.0 - (yy + zz),
-            xy - wz,
-            xz + wy,
-            xy + wz,
-            1.0 - (xx + zz),
-            yz - wx,
-            xz - wy,
-            yz + wx,
-            1.0 - (xx + yy),
-        )
+    return (
+        1.0 - (yy + zz),
+        xy - wz,
+        xz + wy,
+        xy + wz,
+        1.0 - (xx + zz),
+        yz - wx,
+        xz - wy,
+        yz + wx,
+        1.0 - (xx + yy),
     )
 
 
-def body_angles(rows: FloatArray, reference: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+def body_angles(
+    rows: Sequence[FloatArray], reference: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Tilt and obliquity (deg) and heading (rad, in (-π, π]) of the body ``reference @ sensor``.
 
     ``rows``: :func:`rotation_rows` of the sensor's attitude. World up in body axes gives tilt and obliquity:
@@ -579,7 +580,7 @@ class PelvisStage:
             if k == len(closing) or references[k][0] is not references[first][0]:
                 s0, s1 = int(start[first]) - base - lo, int(end[k - 1]) - base - lo + 1
                 stats[first:k] = _stride_stats(
-                    body_angles(rows[:, s0:s1], references[first][0]),
+                    body_angles([row[s0:s1] for row in rows], references[first][0]),
                     t[s0:s1],
                     start[first:k] - start[first],
                     end[first:k] - start[first],
