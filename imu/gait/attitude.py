@@ -214,20 +214,41 @@ def increments(rx: FloatArray, ry: FloatArray, rz: FloatArray) -> Quat:
 def prefix_products(q: Quat) -> Quat:
     """``out[i] = q[0] ⊗ … ⊗ q[i]`` along the first axis by a Hillis–Steele scan.
 
-    The grouping of the product for position ``i`` depends only on ``i``, never on the array's length.
+    The grouping of the product for position ``i`` depends only on ``i``, never on the array's length. Each
+    level writes its products straight into the other of two buffers (no temporaries, no copy-back).
     """
-    out = [c.copy() for c in q]
-    n = out[0].shape[0]
+    current = np.array(q)
+    other = np.empty_like(current)
+    scratch = np.empty_like(current[0])
+    n = current.shape[1]
     d = 1
     while d < n:
-        new = quat_product(
-            (out[0][:-d], out[1][:-d], out[2][:-d], out[3][:-d]),
-            (out[0][d:], out[1][d:], out[2][d:], out[3][d:]),
-        )
-        for column, value in zip(out, new, strict=True):
-            column[d:] = value
+        other[:, :d] = current[:, :d]
+        _product_into(current[:, :-d], current[:, d:], other[:, d:], scratch[d:])
+        current, other = other, current
         d *= 2
-    return out[0], out[1], out[2], out[3]
+    return current[0], current[1], current[2], current[3]
+
+
+def _product_into(p: FloatArray, q: FloatArray, out: FloatArray, scratch: FloatArray) -> None:
+    """``out = p ⊗ q`` for stacked columns ``(w, x, y, z)``, with the same operations in the same order as
+    :func:`quat_product` (bit-identical), into ``out`` (not overlapping ``p`` or ``q``)."""
+    pw, px, py, pz = p
+    qw, qx, qy, qz = q
+    ow, ox, oy, oz = out
+    for target, first, terms in (
+        (ow, (pw, qw), ((-1, px, qx), (-1, py, qy), (-1, pz, qz))),
+        (ox, (pw, qx), ((1, px, qw), (1, py, qz), (-1, pz, qy))),
+        (oy, (pw, qy), ((-1, px, qz), (1, py, qw), (1, pz, qx))),
+        (oz, (pw, qz), ((1, px, qy), (-1, py, qx), (1, pz, qw))),
+    ):
+        np.multiply(*first, out=target)
+        for sign, a, b in terms:
+            np.multiply(a, b, out=scratch)
+            if sign > 0:
+                target += scratch
+            else:
+                target -= scratch
 
 
 def level_quat(acc: FloatArray) -> tuple[float, float, float, float]:
