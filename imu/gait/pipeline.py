@@ -236,10 +236,11 @@ class PipelineSettings:
     """Settings of every stage, plus the size of the pieces the input is cut into (s).
 
     ``piece_s``: a block longer than this (a recording analysed as one block) is fed piece by piece, so
-    the stages hold at most a piece of samples: their memory does not grow with the recording. 30 s: on
+    the stages hold at most a piece of samples: their memory does not grow with the recording. 120 s: on
     the benchmark's simulated hour (``benchmarks/results/pipeline_speed.md``) 30 s pieces took about half
-    the time of 5 s ones (1.8 vs 3.4 s; the stages' per-call cost dominates short pieces) and 60 s pieces
-    little less (1.5 s) for ≈ 6 MB more peak memory. A live stream's blocks are far shorter than a piece.
+    the time of 5 s ones (the stages' per-call cost dominates short pieces); once the stages' compute had
+    been cut, 30 / 60 / 120 s pieces took 0.62 / 0.54 / 0.50 s of CPU for a peak of 11 / 16 / 25 MB
+    (same minute, one BLAS thread). A live stream's blocks are far shorter than a piece.
     """
 
     frame: FrameSettings = field(default_factory=FrameSettings)
@@ -248,7 +249,7 @@ class PipelineSettings:
     walking: WalkingContactSettings = field(default_factory=WalkingContactSettings)
     sides: SideSettings = field(default_factory=SideSettings)
     pelvis: PelvisSettings = field(default_factory=PelvisSettings)
-    piece_s: float = 30.0
+    piece_s: float = 120.0
 
 
 # ---------------------------------------------------------------------------------------------- decisions
