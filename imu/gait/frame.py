@@ -404,8 +404,10 @@ _MOVING, _MOVING_N, _ENERGY, _ENERGY_W = (
 )  # gait-like hops: 1, samples, tr Σ a aᵀ, · |mode_weight|
 _N_SUMS = 28
 _UPPER = (np.array([0, 0, 0, 1, 1, 2]), np.array([0, 1, 2, 1, 2, 2]))
-_SUB_BATCH = 64
-"""Hops evaluated together; after a change of the frame in use the rest is evaluated again."""
+_SUB_BATCH: Final = (16, 512)
+"""Hops evaluated together, fewest and most: after a change of the frame in use the rest is evaluated again,
+so the batch starts small after a change and doubles while none comes (commits are frequent in a stream's
+first seconds, rare afterwards; batch sizes change the work only, not the bits)."""
 
 
 def _quad(m6: FloatArray, u: FloatArray) -> FloatArray:
@@ -478,6 +480,7 @@ class BodyFrameStage:
         self._open = np.empty((12, 0))
         self._open_t_s = 0.0
         self._hops_closed = 0
+        self._batch = _SUB_BATCH[0]  # hops to evaluate together next
         self._first_hop = 0  # absolute index of the window's first hop (stream start or slip onset)
         # window sums (module docstring): aligned groups of one window of hop rows each
         self._group = -1
@@ -638,9 +641,11 @@ class BodyFrameStage:
     def _close(self, hops: _Hops) -> list[tuple[int, FloatArray, float]]:
         """Close the hops in order; returns (index after the hop, frame, confidence) in effect after each."""
         out: list[tuple[int, FloatArray, float]] = []
-        h = 0
-        while h < len(hops.index):
-            h = self._close_some(hops, h, min(len(hops.index), h + _SUB_BATCH), out)
+        h, m = 0, len(hops.index)
+        while h < m:
+            stop = min(m, h + self._batch)
+            h = self._close_some(hops, h, stop, out)
+            self._batch = min(2 * self._batch, _SUB_BATCH[1]) if h == stop else _SUB_BATCH[0]
         return out
 
     def _hop_rows(self, hops: _Hops, h0: int, h1: int) -> FloatArray:
