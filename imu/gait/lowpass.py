@@ -115,6 +115,12 @@ class LinearPhaseLowPass:
         ``delay_samples``."""
         x = np.asarray(x, dtype=np.float64)
         x = x[:, None] if x.ndim == 1 else x
+        if x.ndim != 2 or x.shape[1] < self._n_inputs:
+            raise InputError(
+                "the low-pass needs one input column per input it filters",
+                expected=f"shape (N, ≥ {self._n_inputs})",
+                found=f"shape {x.shape}",
+            )
         n = x.shape[0]
         keep = self.taps.shape[0] - 1
         n_out = self.taps.shape[1]

@@ -110,3 +110,11 @@ def test_equals_the_exact_integer_convolution(seed: int, ties: bool) -> None:
         exact = np.convolve(padded, lp.taps[:, j].astype(np.int64), mode="valid")
         ref = exact * (INPUT_QUANTUM * 2.0**-TAP_BITS)
         assert np.array_equal(y[:, j], ref)
+
+
+def test_too_few_input_columns_are_refused() -> None:
+    lp = LinearPhaseLowPass((5.0, 10.0), 100.0, 0.2, inputs=(0, 1))
+    with pytest.raises(InputError, match="input column"):
+        lp.update(np.zeros(50))
+    with pytest.raises(InputError, match="input column"):
+        lp.update(np.zeros((50, 1)))
