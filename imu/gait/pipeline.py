@@ -357,6 +357,7 @@ class GaitPipeline:
         # emitted steps waiting for their live side (in IC order), with their bout number and gait code
         self._waiting = _Contacts.empty()
         self._events_seen = 0
+        self._segments_to_sides = 0  # frame segments passed to the side stage (it re-rotates early steps)
         self._seg_starts: NDArray[np.int64] = np.empty(0, np.int64)
         self._seg_confidence: NDArray[np.float64] = np.empty(0)
         self.stage_seconds_: dict[str, float] = dict.fromkeys(
@@ -595,7 +596,9 @@ class GaitPipeline:
         self._snapshot = snapshots[-1]
         body = self._take_body(final)
         self.stage_seconds_["pipeline"] += time.perf_counter() - t0
-        sides: list[StepSide] = self._timed("sides", self.sides.update, body, steps.ic_index)
+        segments = self.frame.segments_[self._segments_to_sides :]
+        self._segments_to_sides += len(segments)
+        sides: list[StepSide] = self._timed("sides", self.sides.update, body, steps.ic_index, segments)
         strides = (
             self._timed("pelvis", self.pelvis.update, body, steps)
             if self.pelvis is not None
