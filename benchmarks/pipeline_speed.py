@@ -17,7 +17,8 @@ Figures:
   than it gains). Needs ``threadpoolctl`` (skipped when absent).
 - ``analyze_recording_s``: the pipeline plus the research tables (:func:`imu.analyze.analyze_recording`).
 - ``process``: ``imu analyze FILE.parquet --out DIR`` as a subprocess against a subprocess that only reads
-  the same file with :func:`imu.io.load.load_recordings` (both include interpreter start and imports).
+  the same file with :func:`imu.io.load.load_recordings` (both include interpreter start and imports),
+  interleaved at least five times, the fastest of each (one run of each swung the ratio from 1.6 to 2.8).
   Target: ≤ 2 ×.
 - ``peak_memory_mb``: the peak of Python allocations (tracemalloc) during ``analyze_recording`` of the
   recording as one block, beyond the input already in memory.
@@ -114,17 +115,20 @@ def time_one_thread(run: SimulatedRun, repeat: int) -> dict[str, Any]:
         return {"available": True, **time_pipeline(run, repeat)}
 
 
-def time_process(run: SimulatedRun, folder: Path) -> dict[str, Any]:
+def time_process(run: SimulatedRun, folder: Path, repeat: int) -> dict[str, Any]:
     path = folder / "run.parquet"
     run.samples.to_frame().to_parquet(path, index=False)
     python = sys.executable
     read = [python, "-c", f"from imu.io.load import load_recordings; load_recordings({str(path)!r})"]
     analyze = [python, "-m", "imu.cli", "analyze", str(path), "--out", str(folder / "out")]
-    timings = {}
-    for name, command in (("read_s", read), ("analyze_s", analyze)):
-        t0 = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        timings[name] = time.perf_counter() - t0
+    runs: dict[str, list[float]] = {"read_s": [], "analyze_s": []}
+    for _ in range(repeat):  # interleaved, so a busy moment of the machine hits both
+        for name, command in (("read_s", read), ("analyze_s", analyze)):
+            t0 = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            runs[name].append(time.perf_counter() - t0)
+    timings: dict[str, Any] = {name: min(values) for name, values in runs.items()}
+    timings["runs"] = repeat
     timings["ratio"] = timings["analyze_s"] / timings["read_s"]
     timings["file_mb"] = path.stat().st_size / 1e6
     return timings
@@ -206,7 +210,7 @@ def main() -> None:
     result["analyze_recording_s"] = t
     result["steps_found"] = len(analysis.steps)
     with tempfile.TemporaryDirectory() as tmp:
-        result["process"] = time_process(run, Path(tmp))
+        result["process"] = time_process(run, Path(tmp), max(5, args.repeat))
     result["process"]["target_ratio"] = TARGET_PROCESS_RATIO
     if not args.no_memory:
         result["peak_memory_mb"] = peak_memory(run)
@@ -233,8 +237,8 @@ def write(result: dict[str, Any]) -> None:
         f"| pipeline per hour of data (s) | {p['per_hour_s']:.3f} | ≤ {p['target_per_hour_s']:.2f} |",
         f"| real-time factor | {p['realtime_factor']:.0f} × | ≥ {TARGET_REALTIME:.0f} × |",
         f"| analyze_recording (pipeline + tables) (s) | {result['analyze_recording_s']:.3f} | |",
-        f"| `imu analyze` process (s) | {pr['analyze_s']:.2f} | |",
-        f"| reading the same Parquet file, process (s) | {pr['read_s']:.2f} | |",
+        f"| `imu analyze` process, fastest of {pr['runs']} (s) | {pr['analyze_s']:.2f} | |",
+        f"| reading the same Parquet file, process, fastest of {pr['runs']} (s) | {pr['read_s']:.2f} | |",
         f"| analyze / read | {pr['ratio']:.1f} × | ≤ {TARGET_PROCESS_RATIO:.0f} × |",
     ]
     if "peak_memory_mb" in result:

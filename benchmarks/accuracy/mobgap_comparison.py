@@ -220,7 +220,7 @@ def compare_walking(recs: Sequence[Recording]) -> dict[str, Any]:
         own_counts: dict[str, list[dict[str, int]]] = {}
         for rec in test:
             mounting = sides.mounting_frame(rec) if frame == "mounting" else None
-            body, _ = sides.body_of(rec, mounting)
+            body, frame_stage = sides.body_of(rec, mounting)
             data = to_mobgap(body)
             ours = contacts.detect(WalkingContacts(rec.rate_hz), body)
             mob_ic = mobgap_ics(data, rec.rate_hz)
@@ -229,14 +229,16 @@ def compare_walking(recs: Sequence[Recording]) -> dict[str, Any]:
                     ic_trials[who][p].append(contacts.walking_score(rec, found, **protocol))
             true_ic, true_side = sides.truth_steps(rec)
             inside = sides.in_trial(rec, true_ic)
-            given = dict(sides.sides_of(body, true_ic, rec.rate_hz))
+            given = dict(sides.sides_of(body, true_ic, rec.rate_hz, frame=frame_stage))
             given["mobgap"] = mobgap_sides(body, data, true_ic - body.start_index, rec.rate_hz)
             for who, found_sides in given.items():
                 counts = true_counts.setdefault(who, {"all": [], "in_trial": []})
                 counts["all"].append(sides.score(found_sides, true_side))
                 counts["in_trial"].append(sides.score(found_sides, true_side, inside))
             our_ic = ours.ic_index - body.start_index
-            for kind, found_sides in sides.sides_of(body, ours.ic_index, rec.rate_hz).items():
+            for kind, found_sides in sides.sides_of(
+                body, ours.ic_index, rec.rate_hz, frame=frame_stage
+            ).items():
                 own_counts.setdefault(kind, []).append(own_contact_sides(rec, body, our_ic, found_sides))
             mob_sides = mobgap_sides(body, data, mob_ic, rec.rate_hz)
             own_counts.setdefault("mobgap", []).append(own_contact_sides(rec, body, mob_ic, mob_sides))
