@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from imu import __version__
 from imu.aggregates import minutes_frame, session_figures, steps_frame, strides_frame
@@ -309,45 +311,83 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _csv_cells(values: np.ndarray) -> list[str]:
-    """One column's CSV cells as ``DataFrame.to_csv`` writes them: a float as its shortest round-trip repr
-    (numpy's ``str`` of a float64, which Python's ``repr`` equals), a missing value as an empty cell."""
+REPR_POSITIONAL_MIN = 1e-4
+REPR_POSITIONAL_MAX = 1e16
+"""Python's ``repr`` of a float is positional for magnitudes in ``[1e-4, 1e16)``, scientific outside."""
+
+
+def _float_cells(values: np.ndarray) -> pa.Array:
+    """A float column's CSV cells as ``DataFrame.to_csv`` writes them: each float as Python's ``repr`` (its
+    shortest round-trip digits), NaN as an empty cell.
+
+    Arrow's cast to text finds the same shortest digits in C (double-conversion; both libraries pick, among
+    the shortest strings that read back to the float, the one nearest to it), so only the layout differs:
+    Arrow leaves off ``.0`` after a whole number (appended here) and switches to its own scientific
+    notation (``1e-7``, ``1e+15``) at other magnitudes than ``repr``; every cell that is or should be
+    scientific is formatted by ``repr`` itself (none in an analysis' tables: times, rates and figures
+    lie between 1e-4 and 1e16)."""
+    x = np.asarray(values, np.float64)
+    text = pc.cast(pa.array(x), pa.string())
+    magnitude = np.abs(x)
+    finite = np.isfinite(x)
+    positional = ((magnitude >= REPR_POSITIONAL_MIN) & (magnitude < REPR_POSITIONAL_MAX)) | (x == 0.0)
+    scientific = pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
+    by_repr = finite & (scientific | ~positional)
+    whole = finite & ~by_repr & ~pc.match_substring(text, ".").to_numpy(zero_copy_only=False)
+    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
+    text = pc.if_else(pa.array(np.isnan(x)), "", text)
+    if by_repr.any():
+        text = pc.replace_with_mask(text, pa.array(by_repr), pa.array([repr(v) for v in x[by_repr].tolist()]))
+    return text
+
+
+def _csv_cells(values: np.ndarray) -> pa.Array:
+    """One column's CSV cells as ``DataFrame.to_csv`` writes them (missing values as empty cells)."""
     if values.dtype.kind == "f":
-        return ["" if v != v else repr(v) for v in values.tolist()]
-    if values.dtype.kind == "O":
-        missing = pd.isna(values)
-        return ["" if m else str(v) for v, m in zip(values.tolist(), missing.tolist(), strict=True)]
-    return [str(v) for v in values.tolist()]
+        return _float_cells(values)
+    if values.dtype.kind == "b":
+        return pc.if_else(pa.array(values), "True", "False")
+    if values.dtype.kind in "iu":
+        return pc.cast(pa.array(values), pa.string())
+    missing = pd.isna(values)
+    return pa.array(
+        ["" if m else str(v) for v, m in zip(values.tolist(), missing.tolist(), strict=True)], pa.string()
+    )
 
 
-CSV_SPECIAL = re.compile(r'[,"\r\n]')
+CSV_SPECIAL = r'[,"\r\n]'
 """Characters that make the ``csv`` writer quote a cell (delimiter, quote, line ends)."""
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """``frame.to_csv(path, index=False)``, byte for byte, several times faster: pandas formats every float
-    through a numpy string array (most of an hour's ``imu analyze`` writing time); here each cell is
-    formatted once. Numbers never need quoting, so when no text cell or column name holds a character
-    that would be quoted, the lines are joined directly; otherwise the same C ``csv`` writer as pandas
-    (minimal quoting, ``os.linesep``) writes them. Columns other than numbers, booleans and text (dates…)
-    go to pandas."""
+    through a numpy string array (most of an hour's ``imu analyze`` writing time); here each column is
+    formatted at once by Arrow (:func:`_float_cells`). Numbers never need quoting, so when no text cell or
+    column name holds a character that would be quoted, Arrow joins the cells into lines; otherwise the
+    same C ``csv`` writer as pandas (minimal quoting, ``os.linesep``) writes them. Columns other than
+    numbers, booleans and text (dates…) go to pandas."""
     values = [frame.iloc[:, i].to_numpy() for i in range(frame.shape[1])]
     if any(v.dtype.kind not in "fiubO" for v in values):
         frame.to_csv(path, index=False)
         return
     header = [str(c) for c in frame.columns]
     columns = [_csv_cells(v) for v in values]
-    text = {
-        *header,
-        *(cell for v, cells in zip(values, columns, strict=True) if v.dtype.kind == "O" for cell in cells),
-    }
+    texts = [
+        pa.array(header, pa.string()),
+        *(c for v, c in zip(values, columns, strict=True) if v.dtype.kind == "O"),
+    ]
+    quoted = any(pc.any(pc.match_substring_regex(t, CSV_SPECIAL)).as_py() for t in texts)
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        if len(header) > 1 and not any(CSV_SPECIAL.search(cell) for cell in text):
-            handle.writelines(",".join(row) + os.linesep for row in (header, *zip(*columns, strict=True)))
+        if len(header) > 1 and not quoted:
+            handle.write(",".join(header) + os.linesep)
+            if len(frame):
+                lines = pc.binary_join_element_wise(*columns, ",")
+                every = pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines)
+                handle.write(pc.binary_join(every, os.linesep)[0].as_py() + os.linesep)
         else:
             writer = csv.writer(handle, lineterminator=os.linesep)
             writer.writerow(header)
-            writer.writerows(zip(*columns, strict=True))
+            writer.writerows(zip(*(c.to_pylist() for c in columns), strict=True))
 
 
 def write_analysis(analysis: Analysis, folder: Path) -> None:

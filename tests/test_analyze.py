@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imu import analyze
 from imu.aggregates import MINUTE_COLUMNS, STEP_COLUMNS, relative_difference_pct
@@ -287,3 +289,26 @@ def test_csv_is_what_pandas_writes(tmp_path: Path, text: list[str]) -> None:
         analyze.write_csv(table, tmp_path / "ours.csv")
         table.to_csv(tmp_path / "pandas.csv", index=False)
         assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bits=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=200),
+    whole=st.lists(st.integers(-(2**60), 2**60), max_size=50),
+    decimal=st.lists(st.tuples(st.integers(-(10**17), 10**17), st.integers(-330, 310)), max_size=50),
+)
+def test_float_cells_are_python_repr(
+    bits: list[int], whole: list[int], decimal: list[tuple[int, int]]
+) -> None:
+    """Every float64 (any bit pattern: every magnitude, subnormals, both zeros, NaN, infinities; whole
+    numbers; short decimals such as 0.1 or 1e-05 whose digits could tie) gets ``repr``'s text, NaN an
+    empty cell."""
+    x = np.concatenate(
+        [
+            np.array(bits, np.uint64).view(np.float64),
+            np.array(whole, np.float64),
+            np.array([float(f"{m}e{e}") for m, e in decimal], np.float64),
+        ]
+    )
+    expected = ["" if v != v else repr(v) for v in x.tolist()]
+    assert analyze._float_cells(x).to_pylist() == expected
