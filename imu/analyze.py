@@ -48,7 +48,7 @@ from imu.constants import MIN_RATE_HZ, SENSOR_ACC_COLUMNS, STANDARD_GRAVITY_MS2
 from imu.errors import ImuError, InputError
 from imu.gait.frame import Mounting
 from imu.gait.pipeline import GaitPipeline, PipelineOutput, PipelineSettings
-from imu.samples import Recording, SampleBlock
+from imu.samples import Recording, SampleBlock, row_norms
 
 CLIP_RUN = 3
 """Consecutive samples at an axis' extreme value that mean the sensor was at its range (noise never
@@ -274,13 +274,13 @@ def _placement_doubt(samples: SampleBlock) -> str | None:
     above what every trunk recording in ../shared/data reaches; a plausibility check, not a classifier.
     """
     if samples.gyr is not None and len(samples):
-        gyr_p99 = float(np.percentile(np.linalg.norm(samples.gyr, axis=1), 99))
+        gyr_p99 = float(np.percentile(row_norms(samples.gyr), 99))
         if gyr_p99 > LOWER_BACK_GYR_P99_MAX_DPS:
             return (
                 f"angular rate 99th percentile {gyr_p99:.0f} deg/s is beyond a lower-back sensor's "
                 f"(≤ {LOWER_BACK_GYR_P99_MAX_DPS:.0f}): is the sensor on a foot, shank or wrist?"
             )
-    acc_p999 = float(np.percentile(np.linalg.norm(samples.acc, axis=1), 99.9)) / STANDARD_GRAVITY_MS2
+    acc_p999 = float(np.percentile(row_norms(samples.acc), 99.9)) / STANDARD_GRAVITY_MS2
     if acc_p999 > LOWER_BACK_ACC_P999_MAX_G:
         return (
             f"acceleration 99.9th percentile {acc_p999:.1f} g is beyond a lower-back sensor's "

@@ -7,10 +7,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from imu.constants import STANDARD_GRAVITY_MS2
 from imu.errors import InputError
-from imu.samples import Recording, SampleBlock, check_units, find_gaps, nominal_rate_hz
+from imu.samples import Recording, SampleBlock, check_units, find_gaps, nominal_rate_hz, row_norms
 
 
 def _block(n: int = 100, rate_hz: float = 100.0, gyr: bool = True) -> SampleBlock:
@@ -112,3 +115,17 @@ def test_units_check_rejects_raw_gyro_counts() -> None:
     with pytest.raises(InputError, match="angular rate"):
         check_units(wrong)
     check_units(b)  # m/s² and deg/s pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    xyz=arrays(
+        np.float64, st.tuples(st.integers(0, 40), st.just(3)), elements=st.floats(allow_subnormal=True)
+    )
+)
+def test_row_norms_are_numpys_norm_bit_for_bit(xyz: np.ndarray) -> None:
+    """Any floats (every magnitude, overflow to infinity, NaN) and a strided view give the same bits."""
+    for view in (xyz, xyz[::2], np.asfortranarray(xyz)):
+        with np.errstate(all="ignore"):
+            ours, numpys = row_norms(view), np.linalg.norm(view, axis=1)
+        np.testing.assert_array_equal(ours, numpys, strict=True)
