@@ -90,7 +90,13 @@ def _cut(samples: SampleBlock, from_s: float | None, to_s: float | None, where: 
 
 
 def _finite_rows(samples: SampleBlock) -> tuple[SampleBlock, int]:
-    """Drop rows with a NaN or infinity (they become a gap); returns the block and how many were dropped."""
+    """Drop rows with a NaN or infinity (they become a gap); returns the block and how many were dropped.
+
+    A NaN or infinity makes its array's sum non-finite, so one sum per array clears the usual input (an
+    hour: 0.5 ms instead of 17 ms for the per-row test, which still runs when a sum is not finite)."""
+    with np.errstate(over="ignore"):
+        if all(np.isfinite(a.sum()) for a in (samples.acc, samples.gyr) if a is not None):
+            return samples, 0
     ok = np.all(np.isfinite(samples.acc), axis=1)
     if samples.gyr is not None:
         ok &= np.all(np.isfinite(samples.gyr), axis=1)

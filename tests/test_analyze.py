@@ -127,6 +127,22 @@ def test_nan_rows_become_gaps_and_are_counted() -> None:
     assert analysis.summary["n_running_steps"] > 100 and np.isfinite(analysis.steps["impact_g"]).all()
 
 
+@pytest.mark.parametrize("gyr", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e308])
+def test_exactly_the_nonfinite_rows_are_dropped(gyr: bool, bad: float) -> None:
+    """A NaN or infinity in any axis drops its row, acc or gyr; finite values whose sum overflows (1e308)
+    drop nothing."""
+    rng = np.random.default_rng(3)
+    t = np.arange(50) / 100.0
+    acc, rate = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
+    (rate if gyr else acc)[[7, 7, 30], [0, 2, 1]] = bad
+    kept, dropped = analyze._finite_rows(SampleBlock(t, acc, rate))
+    expected = [] if np.isfinite(bad) else [7, 30]
+    assert dropped == len(expected)
+    np.testing.assert_array_equal(kept.t_s, np.delete(t, expected))
+    np.testing.assert_array_equal(kept.acc, np.delete(acc, expected, axis=0))
+
+
 def test_a_sensor_on_the_foot_is_questioned_not_crashed() -> None:
     """A shank/foot-like signal (swing at 1200 deg/s, 15 g impacts once a stride): empty typed running
     figures and a placement note; the bundled lower-back run raises no such doubt."""
