@@ -328,10 +328,10 @@ def _float_cells(values: np.ndarray) -> pa.Array:
 
     Arrow's cast to text finds the same shortest digits in C (double-conversion; both libraries pick, among
     the shortest strings that read back to the float, the one nearest to it), so only the layout differs:
-    Arrow leaves off ``.0`` after a whole number (appended here) and switches to its own scientific
-    notation (``1e-7``, ``1e+15``) at other magnitudes than ``repr``; every cell that is or should be
-    scientific is formatted by ``repr`` itself (none in an analysis' tables: times, rates and figures
-    lie between 1e-4 and 1e16)."""
+    Arrow leaves off ``.0`` after a whole number (appended here; any other number has fractional digits)
+    and switches to its own scientific notation (``1e-7``, ``1e+15``) at other magnitudes than ``repr``;
+    every cell that is or should be scientific is formatted by ``repr`` itself (few in an analysis'
+    tables: times, rates and figures lie between 1e-4 and 1e10)."""
     x = np.asarray(values, np.float64)
     text = pc.cast(pa.array(x), pa.string())
     magnitude = np.abs(x)
@@ -339,9 +339,12 @@ def _float_cells(values: np.ndarray) -> pa.Array:
     positional = ((magnitude >= REPR_POSITIONAL_MIN) & (magnitude < REPR_POSITIONAL_MAX)) | (x == 0.0)
     scientific = pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
     by_repr = finite & (scientific | ~positional)
-    whole = finite & ~by_repr & ~pc.match_substring(text, ".").to_numpy(zero_copy_only=False)
-    text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
-    text = pc.if_else(pa.array(np.isnan(x)), "", text)
+    whole = finite & ~by_repr & (np.floor(x) == x)
+    if whole.any():
+        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
+    missing = np.isnan(x)
+    if missing.any():
+        text = pc.if_else(pa.array(missing), "", text)
     if by_repr.any():
         text = pc.replace_with_mask(text, pa.array(by_repr), pa.array([repr(v) for v in x[by_repr].tolist()]))
     return text
@@ -355,10 +358,12 @@ def _csv_cells(values: np.ndarray) -> pa.Array:
         return pc.if_else(pa.array(values), "True", "False")
     if values.dtype.kind in "iu":
         return pc.cast(pa.array(values), pa.string())
-    missing = pd.isna(values)
-    return pa.array(
-        ["" if m else str(v) for v, m in zip(values.tolist(), missing.tolist(), strict=True)], pa.string()
-    )
+    try:  # text (None and NaN are missing)
+        return pc.fill_null(pa.array(values, pa.string(), from_pandas=True), "")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # other objects: their str
+        missing = pd.isna(values)
+        cells = ["" if m else str(v) for v, m in zip(values.tolist(), missing.tolist(), strict=True)]
+        return pa.array(cells, pa.string())
 
 
 CSV_SPECIAL = r'[,"\r\n]'

@@ -289,7 +289,7 @@ def test_no_trunk_recording_is_questioned_for_placement(shared_data: Path) -> No
 def test_csv_is_what_pandas_writes(tmp_path: Path, text: list[str]) -> None:
     """The fast CSV writer against ``DataFrame.to_csv``, byte for byte: floats of every magnitude and sign
     (shortest repr, scientific from 1e16 and below 1e-4), NaN, infinities, integers, booleans, text that
-    needs quoting, and a header-only table."""
+    needs quoting, objects of mixed types, and a header-only table."""
     rng = np.random.default_rng(7)
     floats = rng.normal(size=300) * 10.0 ** rng.integers(-20, 20, 300)
     floats[:8] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e16, 1e-5, 1 / 3]
@@ -299,6 +299,9 @@ def test_csv_is_what_pandas_writes(tmp_path: Path, text: list[str]) -> None:
             "n": rng.integers(-5, 5, 300),
             "flag": rng.random(300) < 0.5,
             "side": pd.Series(rng.choice(np.array([*text, None], dtype=object), 300), dtype=object),
+            "mixed": pd.Series(
+                rng.choice(np.array([1, 2.5, None, np.nan, "a"], dtype=object), 300), dtype=object
+            ),
         }
     )
     for table in (frame, frame.iloc[:0], frame[["x_s"]]):
