@@ -117,8 +117,8 @@ def clipped_samples(acc: np.ndarray) -> np.ndarray:
             if abs(extreme) < CLIP_MIN_G * STANDARD_GRAVITY_MS2:
                 continue
             at = column == extreme
-            run = np.convolve(at, np.ones(CLIP_RUN, int), mode="valid")
-            if np.any(run == CLIP_RUN):
+            where = np.flatnonzero(at)  # CLIP_RUN in a row: an index CLIP_RUN - 1 places on is that far on
+            if np.any(where[CLIP_RUN - 1 :] - where[: where.size - CLIP_RUN + 1] == CLIP_RUN - 1):
                 out |= at
     return out
 

@@ -200,6 +200,26 @@ def test_clipping_at_the_sensor_range_is_flagged() -> None:
     assert not clipped_samples(sim().samples.acc).any()
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    levels=st.lists(
+        st.lists(st.sampled_from([-30.0, -5.0, 0.0, 9.8, 30.0]), min_size=3, max_size=3), max_size=40
+    )
+)
+def test_clipped_samples_are_runs_of_an_extreme(levels: list[list[float]]) -> None:
+    """Against the definition: an axis' extreme beyond CLIP_MIN_G that holds for CLIP_RUN samples in a row
+    marks every sample at it."""
+    acc = np.array(levels, float).reshape(-1, 3)
+    expected = np.zeros(acc.shape[0], bool)
+    for column in acc.T:
+        for extreme in (column.max(), column.min()) if column.size else ():
+            at = column == extreme
+            runs = [at[i : i + analyze.CLIP_RUN].all() for i in range(column.size - analyze.CLIP_RUN + 1)]
+            if abs(extreme) >= analyze.CLIP_MIN_G * STANDARD_GRAVITY_MS2 and any(runs):
+                expected |= at
+    np.testing.assert_array_equal(clipped_samples(acc), expected)
+
+
 def test_one_bad_input_among_several(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("t_s,acc_x\n0,1\n")
