@@ -143,6 +143,26 @@ def test_exactly_the_nonfinite_rows_are_dropped(gyr: bool, bad: float) -> None:
     np.testing.assert_array_equal(kept.acc, np.delete(acc, expected, axis=0))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_placement_figures_are_the_percentiles(seed: int) -> None:
+    """The doubt (and its figure) is that of the percentiles of the norms, whether or not the maxima are
+    beyond the limits (heavy-tailed motion at scales from trunk to foot)."""
+    rng = np.random.default_rng(seed)
+    for scale in (0.1, 1.0, 3.0, 10.0, 30.0):
+        gyr = rng.standard_t(2, (2000, 3)) * 40.0 * scale
+        acc = rng.standard_t(2, (2000, 3)) * 2.0 * scale
+        gyr_p99 = np.percentile(np.linalg.norm(gyr, axis=1), 99)
+        acc_p999_g = np.percentile(np.linalg.norm(acc, axis=1), 99.9) / STANDARD_GRAVITY_MS2
+        for rate in (gyr, None):
+            doubt = analyze._placement_doubt(SampleBlock(np.arange(2000) / 100.0, acc, rate))
+            if rate is not None and gyr_p99 > analyze.LOWER_BACK_GYR_P99_MAX_DPS:
+                assert doubt is not None and f"{gyr_p99:.0f} deg/s" in doubt
+            elif acc_p999_g > analyze.LOWER_BACK_ACC_P999_MAX_G:
+                assert doubt is not None and f"{acc_p999_g:.1f} g" in doubt
+            else:
+                assert doubt is None
+
+
 def test_a_sensor_on_the_foot_is_questioned_not_crashed() -> None:
     """A shank/foot-like signal (swing at 1200 deg/s, 15 g impacts once a stride): empty typed running
     figures and a placement note; the bundled lower-back run raises no such doubt."""
